@@ -1,0 +1,47 @@
+# Samhandling. Two commands: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test install install-test db-upgrade seed serve bench messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+db-upgrade: install
+	$(BIN)/samhandling db-upgrade
+
+seed: db-upgrade
+	$(BIN)/samhandling seed-demo
+
+## make run: install, migrate the SQLite database under var/, seed demo data, serve on http://localhost:8000
+run: seed
+	$(BIN)/samhandling serve --port $(PORT)
+
+## make test: install test dependencies and run every test
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python bench/patient_list.py
+
+## Refresh the translation template and catalogs after changing user-facing text
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -o server/translations/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations --no-fuzzy-matching --omit-header
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,97 @@
+"""Per request: a database transaction, the session and actor, and the route's access policy.
+
+The transaction commits just before the response starts (so an acknowledged answer is stored)
+and rolls back on a server error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from http.cookies import SimpleCookie
+
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.access import sessions
+from server.access.policy import ANONYMOUS, Actor, route_allows
+from server.i18n import pick_locale
+
+LANG_COOKIE = "__Host-lang"
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    jar: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            parsed = SimpleCookie()
+            try:
+                parsed.load(value.decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a malformed cookie header is ignored, not fatal
+                continue
+            jar.update({key: morsel.value for key, morsel in parsed.items()})
+    return jar
+
+
+def session_cookie(token: str | None) -> bytes:
+    if token is None:
+        return f"{sessions.COOKIE_NAME}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax".encode()
+    return f"{sessions.COOKIE_NAME}={token}; Path=/; Secure; HttpOnly; SameSite=Lax".encode()
+
+
+def request_context_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        handler = scope.get("route_handler")
+        opt = getattr(handler, "opt", {}) or {}
+        litestar_app = scope["litestar_app"]
+        settings = litestar_app.state.settings
+        cookies = _cookies(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = uuid.uuid4().hex
+        state["locale"] = pick_locale(cookies.get(LANG_COOKIE))
+        state["actor"] = ANONYMOUS
+        if opt.get("static"):
+            await app(scope, receive, send)
+            return
+
+        async with litestar_app.state.sessionmaker() as db:
+            state["db"] = db
+            token = cookies.get(sessions.COOKIE_NAME)
+            user_session, account = await sessions.load(
+                db, token, timedelta(minutes=settings.session_idle_minutes),
+                timedelta(hours=settings.session_absolute_hours))
+            if token and user_session is None:
+                state["session_cookie"] = None  # clear a stale or unknown cookie
+            state["user_session"] = user_session
+            if account is not None:
+                state["actor"] = Actor(account.id, account.role, account.display_name, account.patient_id,
+                                       user_session.id)
+
+            async def send_wrapper(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    if message["status"] < 500:
+                        await db.commit()
+                    else:
+                        await db.rollback()
+                    if "session_cookie" in state:
+                        message.setdefault("headers", [])
+                        message["headers"] = list(message["headers"]) + [
+                            (b"set-cookie", session_cookie(state["session_cookie"]))]
+                await send(message)
+
+            policy_name = opt.get("policy")
+            if not route_allows(policy_name, state["actor"]):
+                await db.commit()  # keep the removal of a timed-out session
+                if policy_name is not None and not state["actor"].is_authenticated:
+                    raise NotAuthorizedException()
+                raise PermissionDeniedException()
+            try:
+                await app(scope, receive, send_wrapper)
+            except BaseException:
+                await db.rollback()
+                raise
+
+    return middleware

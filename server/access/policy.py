@@ -1,0 +1,73 @@
+"""The single source of authorisation: route policies and can(actor, action, patient).
+
+Deny by default: a route without a declared policy is refused (and fails the route test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Route-level policies: who may reach a route at all.
+PUBLIC = "public"  # anyone, logged in or not
+AUTHENTICATED = "authenticated"  # any logged-in account
+PATIENT = "patient"
+CLINICIAN = "clinician"
+ADMIN = "admin"
+ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN})
+
+
+@dataclass(frozen=True)
+class Actor:
+    account_id: int | None = None
+    role: str = "anonymous"
+    display_name: str = ""
+    patient_id: int | None = None
+    session_id: int | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.account_id is not None
+
+
+ANONYMOUS = Actor()
+
+
+def policy(name: str) -> dict:
+    """`opt` for a route handler: `@get("/x", opt=policy(CLINICIAN))`."""
+    if name not in ROUTE_POLICIES:
+        raise ValueError(f"unknown policy {name!r}")
+    return {"policy": name}
+
+
+def route_allows(name: str | None, actor: Actor) -> bool:
+    if name == PUBLIC:
+        return True
+    if name not in ROUTE_POLICIES or not actor.is_authenticated:
+        return False
+    return name == AUTHENTICATED or name == actor.role
+
+
+# Object-level actions on a patient's data.
+VIEW_PATIENT = "patient.view"
+LIST_PATIENTS = "patient.list"
+CREATE_PATIENT = "patient.create"
+MOVE_STAGE = "patient.move_stage"
+RECORD_GP_ACCEPTANCE = "patient.record_gp_acceptance"
+ISSUE_PATIENT_CODE = "patient.issue_code"
+MANAGE_STAFF = "staff.manage"
+
+_CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE}
+
+
+def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
+    """May `actor` do `action` (on the patient `patient_id`, where it concerns one)?"""
+    if not actor.is_authenticated:
+        return False
+    if actor.role == "clinician":
+        return action in _CLINICIAN_ACTIONS
+    if actor.role == "admin":
+        # Admins manage staff accounts; they do not see health data.
+        return action == MANAGE_STAFF
+    if actor.role == "patient":
+        return action == VIEW_PATIENT and patient_id is not None and patient_id == actor.patient_id
+    return False

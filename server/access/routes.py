@@ -1,0 +1,264 @@
+"""Login, enrollment by one-time code, logout, and the account page (passkeys and sessions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from sqlalchemy import select
+
+from server.access import codes, passkeys, service, sessions
+from server.access.models import Account, Credential, EnrollmentCode, UserSession
+from server.access.policy import AUTHENTICATED, PUBLIC, policy
+from server.audit.service import AuditContext, record
+from server.i18n import N_
+from server.web import actor, audit_ctx, gettext, redirect, render, safe_next, client_address, flash
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+CODE_ERRORS = {
+    "format": N_("The code has 12 letters and digits, like ABCD-EFGH-JKMN. Check that you typed all of it."),
+    "wrong": N_("The code is not correct. Check it and try again, or ask the clinic for a new code."),
+    "expired": N_("The code has expired. Ask the clinic for a new code."),
+    "locked": N_("The code has been tried wrongly too many times and is now blocked. Ask the clinic for a new code."),
+    "client_limited": N_("Too many wrong codes from this device. Wait 15 minutes and try again."),
+}
+
+
+def _json_error(request: Request, message: str, status: int = 400) -> Response:
+    return Response({"error": gettext(request, message)}, status_code=status,
+                    headers={"Cache-Control": "no-store"})
+
+
+def _credential_json(data: dict[str, Any]) -> str:
+    credential = data.get("credential")
+    if not isinstance(credential, dict):
+        raise ValueError("credential missing")
+    return json.dumps(credential)
+
+
+# --- Login -------------------------------------------------------------------------------
+
+@get("/login", opt=policy(PUBLIC))
+async def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+    if actor(request).is_authenticated:
+        return redirect(request, safe_next(next))
+    return render(request, "access/login.html", {"next": safe_next(next)})
+
+
+@post("/login/options", opt=policy(PUBLIC))
+async def login_options(request: Request) -> Response:
+    session = await service.ensure_session(request)
+    options = await passkeys.authentication_options(service.db_of(request), request.app.state.settings, session)
+    return Response(json.loads(options), headers={"Cache-Control": "no-store"})
+
+
+@post("/login/verify", opt=policy(PUBLIC))
+async def login_verify(request: Request, data: dict[str, Any]) -> Response:
+    db = service.db_of(request)
+    session = request.scope["state"].get("user_session")
+    if session is None:
+        return _json_error(request, N_("This sign-in attempt is no longer valid. Please try again."))
+    try:
+        account = await passkeys.finish_authentication(db, request.app.state.settings, session, _credential_json(data))
+    except ValueError:
+        return _json_error(request, N_("We could not sign you in with this passkey. Please try again."))
+    except passkeys.PasskeyError as exc:
+        if exc.security_event:
+            await record(db, audit_ctx(request), exc.security_event, outcome="refused")
+        return _json_error(request, exc.message)
+    await service.sign_in(request, account)
+    return Response({"redirect": safe_next(data.get("next") if isinstance(data.get("next"), str) else None)},
+                    headers={"Cache-Control": "no-store"})
+
+
+@post("/logout", opt=policy(AUTHENTICATED))
+async def logout(request: Request) -> Response:
+    await record(service.db_of(request), audit_ctx(request), "auth.logout", patient_ids=[actor(request).patient_id])
+    await service.sign_out(request)
+    return redirect(request, "/login")
+
+
+# --- Enrollment ---------------------------------------------------------------------------
+
+@get("/enroll", opt=policy(PUBLIC))
+async def enroll_page(request: Request) -> Response:
+    return render(request, "access/enroll.html", {"code": "", "errors": {}})
+
+
+@post("/enroll", opt=policy(PUBLIC))
+async def enroll_submit(request: Request, data: Form) -> Response:
+    raw = str(data.get("code", ""))[:64]
+    db = service.db_of(request)
+    if not raw.strip():
+        result = codes.CodeCheck(False, "empty")
+    else:
+        result = await codes.check(db, request.app.state.settings.secret_key, raw, client_address(request))
+    if not result.ok:
+        message = CODE_ERRORS.get(result.error, N_("Enter the code you got from the clinic."))
+        status = 429 if result.error == "client_limited" else 422
+        return render(request, "access/enroll.html", {"code": raw, "errors": {"code": message}}, status=status)
+    session = await service.ensure_session(request)
+    session.enrolling_code_id = result.code.id
+    return redirect(request, "/enroll/passkey")
+
+
+async def _enrolling(request: Request) -> tuple[UserSession, EnrollmentCode, Account] | None:
+    session = request.scope["state"].get("user_session")
+    if session is None or session.enrolling_code_id is None:
+        return None
+    db = service.db_of(request)
+    code = await db.get(EnrollmentCode, session.enrolling_code_id)
+    if code is None or code.used_at or code.revoked_at:
+        return None
+    account = await db.get(Account, code.account_id)
+    if account is None or not account.active:
+        return None
+    return session, code, account
+
+
+@get("/enroll/passkey", opt=policy(PUBLIC))
+async def enroll_passkey_page(request: Request) -> Response:
+    enrolling = await _enrolling(request)
+    if enrolling is None:
+        flash(request, N_("Enter your code first."), "info")
+        return redirect(request, "/enroll")
+    return render(request, "access/enroll_passkey.html", {"name": enrolling[2].display_name})
+
+
+@post("/enroll/options", opt=policy(PUBLIC))
+async def enroll_options(request: Request) -> Response:
+    enrolling = await _enrolling(request)
+    if enrolling is None:
+        return _json_error(request, N_("Enter your code first."))
+    session, _code, account = enrolling
+    options = await passkeys.registration_options(service.db_of(request), request.app.state.settings, session, account)
+    return Response(json.loads(options), headers={"Cache-Control": "no-store"})
+
+
+@post("/enroll/verify", opt=policy(PUBLIC))
+async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
+    enrolling = await _enrolling(request)
+    if enrolling is None:
+        return _json_error(request, N_("Enter your code first."))
+    session, code, account = enrolling
+    db = service.db_of(request)
+    name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
+    try:
+        credential = await passkeys.finish_registration(db, request.app.state.settings, session, account,
+                                                        _credential_json(data), name or "Passkey")
+    except ValueError:
+        return _json_error(request, N_("The passkey could not be created. Please try again."))
+    except passkeys.PasskeyError as exc:
+        return _json_error(request, exc.message)
+    if not await codes.consume(db, code.id):
+        await db.delete(credential)
+        return _json_error(request, CODE_ERRORS["expired"])
+    await record(db, AuditContext(account.id, account.role, request.scope["state"]["request_id"]),
+                 "auth.passkey_added", patient_ids=[account.patient_id], detail=f"credential {credential.id}")
+    await service.sign_in(request, account)
+    flash(request, N_("Your passkey is ready. Next time, log in with it."))
+    return Response({"redirect": "/"}, headers={"Cache-Control": "no-store"})
+
+
+# --- The account page: passkeys and sessions -----------------------------------------------
+
+@get("/account", opt=policy(AUTHENTICATED))
+async def account_page(request: Request) -> Response:
+    db = service.db_of(request)
+    me = actor(request)
+    context = {
+        "credentials": await service.credentials_of(db, me.account_id),
+        "sessions": await sessions.list_for_account(db, me.account_id),
+        "device_label": service.device_label,
+    }
+    return render(request, "access/account.html", context)
+
+
+@post("/account/passkeys/options", opt=policy(AUTHENTICATED))
+async def add_passkey_options(request: Request) -> Response:
+    db = service.db_of(request)
+    account = await db.get(Account, actor(request).account_id)
+    options = await passkeys.registration_options(db, request.app.state.settings,
+                                                  request.scope["state"]["user_session"], account)
+    return Response(json.loads(options), headers={"Cache-Control": "no-store"})
+
+
+@post("/account/passkeys/verify", opt=policy(AUTHENTICATED))
+async def add_passkey_verify(request: Request, data: dict[str, Any]) -> Response:
+    db = service.db_of(request)
+    account = await db.get(Account, actor(request).account_id)
+    name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
+    try:
+        credential = await passkeys.finish_registration(db, request.app.state.settings,
+                                                        request.scope["state"]["user_session"], account,
+                                                        _credential_json(data), name or "Passkey")
+    except ValueError:
+        return _json_error(request, N_("The passkey could not be created. Please try again."))
+    except passkeys.PasskeyError as exc:
+        return _json_error(request, exc.message)
+    await record(db, audit_ctx(request), "auth.passkey_added", patient_ids=[account.patient_id],
+                 detail=f"credential {credential.id}")
+    flash(request, N_("The new passkey was added."))
+    return Response({"redirect": "/account"}, headers={"Cache-Control": "no-store"})
+
+
+async def _own_credential(request: Request, credential_id: int) -> Credential:
+    credential = await service.db_of(request).get(Credential, credential_id)
+    if credential is None or credential.account_id != actor(request).account_id:
+        raise NotFoundException()
+    return credential
+
+
+@get("/account/passkeys/{credential_id:int}/remove", opt=policy(AUTHENTICATED))
+async def remove_passkey_confirm(request: Request, credential_id: int) -> Response:
+    credential = await _own_credential(request, credential_id)
+    last = await service.credential_count(service.db_of(request), actor(request).account_id) <= 1
+    return render(request, "access/remove_passkey.html", {"credential": credential, "last": last})
+
+
+@post("/account/passkeys/{credential_id:int}/remove", opt=policy(AUTHENTICATED))
+async def remove_passkey(request: Request, credential_id: int) -> Response:
+    db = service.db_of(request)
+    credential = await _own_credential(request, credential_id)
+    if await service.credential_count(db, actor(request).account_id) <= 1:
+        return render(request, "access/remove_passkey.html", {"credential": credential, "last": True}, status=422)
+    await db.delete(credential)
+    await record(db, audit_ctx(request), "auth.passkey_removed", patient_ids=[actor(request).patient_id],
+                 detail=f"credential {credential_id}")
+    flash(request, N_("The passkey “%(name)s” was removed."), name=credential.name)
+    return redirect(request, "/account")
+
+
+@post("/account/sessions/{session_id:int}/end", opt=policy(AUTHENTICATED))
+async def end_session(request: Request, session_id: int) -> Response:
+    db = service.db_of(request)
+    me = actor(request)
+    target = await db.get(UserSession, session_id)
+    if target is None or target.account_id != me.account_id:
+        raise NotFoundException()
+    if target.id == me.session_id:
+        return redirect(request, "/account")
+    await db.delete(target)
+    await record(db, audit_ctx(request), "auth.session_ended", patient_ids=[me.patient_id])
+    flash(request, N_("The other session was ended."))
+    return redirect(request, "/account")
+
+
+@post("/account/sessions/end-others", opt=policy(AUTHENTICATED))
+async def end_other_sessions(request: Request) -> Response:
+    me = actor(request)
+    count = await sessions.end_all_for_account(service.db_of(request), me.account_id, except_id=me.session_id)
+    await record(service.db_of(request), audit_ctx(request), "auth.sessions_ended", patient_ids=[me.patient_id],
+                 detail=f"{count} sessions")
+    flash(request, N_("All other sessions were ended."))
+    return redirect(request, "/account")
+
+
+ROUTES = [login_page, login_options, login_verify, logout, enroll_page, enroll_submit, enroll_passkey_page,
+          enroll_options, enroll_verify, account_page, add_passkey_options, add_passkey_verify,
+          remove_passkey_confirm, remove_passkey, end_session, end_other_sessions]

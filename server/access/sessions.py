@@ -1,0 +1,94 @@
+"""Server-side sessions in the database (shared by every app instance).
+
+The cookie carries a random token; the table stores its SHA-256. A token the server did not
+issue is ignored, never adopted. Login and privilege changes always create a new session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.models import Account, UserSession
+from server.db import utcnow
+
+COOKIE_NAME = "__Host-samhandling"
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def load(db: AsyncSession, token: str | None, idle: timedelta, absolute: timedelta):
+    """The live session and its account (None for either), ending sessions that timed out."""
+    if not token or len(token) > 200:
+        return None, None
+    row = (await db.execute(
+        select(UserSession, Account).outerjoin(Account, Account.id == UserSession.account_id)
+        .where(UserSession.token_hash == hash_token(token))
+    )).first()
+    if row is None:
+        return None, None
+    session, account = row
+    now = utcnow()
+    expired = now - session.last_seen_at > idle or now - session.created_at > absolute
+    if expired or (account is not None and not account.active):
+        await db.delete(session)
+        await db.flush()
+        return None, None
+    if now - session.last_seen_at > TOUCH_EVERY:
+        session.last_seen_at = now
+    return session, account
+
+
+async def start(db: AsyncSession, account_id: int | None, user_agent: str,
+                replacing: UserSession | None = None) -> tuple[UserSession, str]:
+    """A new session with a fresh id; the one it replaces (if any) is deleted."""
+    flash = None
+    if replacing is not None:
+        flash = replacing.flash
+        await db.delete(replacing)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session = UserSession(token_hash=hash_token(token), account_id=account_id, created_at=now,
+                          last_seen_at=now, user_agent=user_agent[:300], flash=flash)
+    db.add(session)
+    await db.flush()
+    return session, token
+
+
+async def end_all_for_account(db: AsyncSession, account_id: int, except_id: int | None = None) -> int:
+    stmt = delete(UserSession).where(UserSession.account_id == account_id)
+    if except_id is not None:
+        stmt = stmt.where(UserSession.id != except_id)
+    result = await db.execute(stmt)
+    return result.rowcount or 0
+
+
+async def list_for_account(db: AsyncSession, account_id: int) -> list[UserSession]:
+    return list((await db.scalars(
+        select(UserSession).where(UserSession.account_id == account_id).order_by(UserSession.last_seen_at.desc())
+    )).all())
+
+
+def push_flash(session: UserSession | None, message: str, kind: str = "success", **params: str) -> None:
+    """Queue a message (a msgid with %(name)s params) for the next page this session sees."""
+    if session is None:
+        return
+    items = json.loads(session.flash) if session.flash else []
+    items.append({"message": message, "kind": kind, "params": params})
+    session.flash = json.dumps(items[-5:])
+
+
+def pop_flash(session: UserSession | None) -> list[dict]:
+    if session is None or not session.flash:
+        return []
+    items = json.loads(session.flash)
+    session.flash = None
+    return items

@@ -1,0 +1,126 @@
+"""create_app(settings) -> Litestar: the only place the app is wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import Litestar, Request, Response
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.template.config import TemplateConfig
+
+from server import site
+from server.access import admin_routes
+from server.access import routes as access_routes
+from server.db import make_engine, make_sessionmaker
+from server.i18n import N_
+from server.pathway import routes as pathway_routes
+from server.access.middleware import request_context_middleware
+from server.security import security_headers
+from server.settings import Settings
+from server.static_assets import StaticManifest
+from server.web import is_block_request, render
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+ERROR_TEXT = {
+    400: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
+    401: (N_("You need to log in"), N_("Log in with your passkey to see this page.")),
+    403: (N_("You do not have access to this page"), N_("If the form was open for a long time, go back, reload the page and try again.")),
+    404: (N_("Page not found"), N_("The page does not exist, or you do not have access to it.")),
+    405: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
+    429: (N_("Too many attempts"), N_("Wait a few minutes and try again.")),
+    500: (N_("Something went wrong on our side"), N_("Nothing you did caused this. Please try again in a moment.")),
+}
+
+
+def _error_page(request: Request, status: int) -> Response:
+    title, text = ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
+    try:
+        return render(request, "errors/error.html", {"status": status, "title": title, "text": text}, status=status)
+    except Exception:  # noqa: BLE001 - the error page must never fail itself
+        return Response("Error", status_code=status, media_type="text/plain")
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    return _error_page(request, exc.status_code)
+
+
+def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Response:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method == "GET" and not is_block_request(request):
+        from urllib.parse import quote
+        return Redirect(f"/login?next={quote(path, safe='/')}", status_code=303)
+    response = _error_page(request, 401)
+    response.headers["HX-Redirect"] = "/login"
+    return response
+
+
+def server_error_handler(request: Request, exc: Exception) -> Response:
+    request.logger.exception("unhandled error", exc_info=exc)
+    return _error_page(request, 500)
+
+
+def make_environment(settings: Settings, manifest: StaticManifest) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        auto_reload=settings.debug,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["static"] = manifest.url
+    return env
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    manifest = StaticManifest()
+    engine_holder: dict = {}
+
+    async def startup(app: Litestar) -> None:
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        engine_holder["engine"] = engine
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+
+    async def shutdown(app: Litestar) -> None:
+        if "engine" in engine_holder:
+            await engine_holder["engine"].dispose()
+
+    env = make_environment(settings, manifest)
+    app = Litestar(
+        route_handlers=[*site.ROUTES, *access_routes.ROUTES, *admin_routes.ROUTES, *pathway_routes.ROUTES],
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        middleware=[request_context_middleware],
+        before_send=[security_headers],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="__Host-csrftoken",
+            cookie_secure=True,
+            cookie_httponly=True,
+            cookie_samesite="strict",
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512, gzip_compress_level=6),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
+        plugins=[HTMXPlugin()],
+        request_class=HTMXRequest,
+        exception_handlers={
+            NotAuthorizedException: not_authorized_handler,
+            HTTPException: http_exception_handler,
+            Exception: server_error_handler,
+        },
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.static = manifest
+    return app

@@ -1,0 +1,7 @@
+"""Import every model module so that Base.metadata is complete (Alembic, tests)."""
+
+
+def import_all() -> None:
+    import server.access.models  # noqa: F401
+    import server.audit.models  # noqa: F401
+    import server.pathway.models  # noqa: F401

@@ -1,0 +1,210 @@
+"""Patients and stage moves: plain async functions, each writing its audit rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from server.audit.service import AuditContext, record
+from server.db import utcnow
+from server.i18n import N_, OSLO, today_oslo
+from server.pathway.models import Patient, StageEvent
+from server.pathway.stages import EXTENDED_INVITATION, FIRST, LAST, STAGES, Deadline, Stage, next_deadline, stage
+
+PER_PAGE = 25
+MAX_NAME = 200
+MAX_TEXT = 2000
+CLOSE_DAYS = 14
+
+
+def entered_dates(events: list[StageEvent]) -> dict[int, date]:
+    """The date each stage was last entered (Europe/Oslo)."""
+    dates: dict[int, date] = {}
+    for event in events:
+        dates[event.to_stage] = event.at.astimezone(OSLO).date()
+    return dates
+
+
+def deadline_for(patient: Patient) -> Deadline | None:
+    return next_deadline(patient.stage, patient.referral_received_on, entered_dates(patient.events))
+
+
+def deadline_state(due: date | None, today: date | None = None) -> str:
+    """'passed', 'close' (within two weeks) or 'ok'."""
+    if due is None:
+        return "ok"
+    days = (due - (today or today_oslo())).days
+    return "passed" if days < 0 else "close" if days <= CLOSE_DAYS else "ok"
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    stage: Stage
+    state: str  # done | skipped | current | upcoming
+    entered: date | None
+
+
+def timeline(patient: Patient) -> list[TimelineItem]:
+    dates = entered_dates(patient.events)
+    items = []
+    for s in STAGES:
+        if s.number < patient.stage:
+            items.append(TimelineItem(s, "done" if s.number in dates else "skipped", dates.get(s.number)))
+        elif s.number == patient.stage:
+            items.append(TimelineItem(s, "current", dates.get(s.number)))
+        else:
+            items.append(TimelineItem(s, "upcoming", None))
+    return items
+
+
+async def load_patient(db: AsyncSession, patient_id: int) -> Patient | None:
+    return await db.scalar(select(Patient).options(selectinload(Patient.events)).where(Patient.id == patient_id))
+
+
+async def view_patient(db: AsyncSession, ctx: AuditContext, patient_id: int, action: str) -> Patient | None:
+    patient = await load_patient(db, patient_id)
+    if patient is not None:
+        await record(db, ctx, action, patient_ids=[patient.id])
+    return patient
+
+
+async def list_patients(db: AsyncSession, ctx: AuditContext, query: str, stage_filter: int | None,
+                        page: int) -> tuple[list[Patient], int]:
+    conditions = []
+    if query:
+        conditions.append(Patient.name_search.contains(query.lower().strip(), autoescape=True))
+    if stage_filter:
+        conditions.append(Patient.stage == stage_filter)
+    total = await db.scalar(select(func.count()).select_from(Patient).where(*conditions)) or 0
+    rows = list((await db.scalars(
+        select(Patient).where(*conditions)
+        .order_by(Patient.next_deadline.is_(None), Patient.next_deadline, Patient.name_search, Patient.id)
+        .offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    )).all())
+    if rows:
+        await record(db, ctx, "patient.list_view", patient_ids=[row.id for row in rows])
+    return rows, total
+
+
+# --- Forms ------------------------------------------------------------------------------------
+
+def parse_date(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw.strip())
+    except (ValueError, AttributeError):
+        return None
+
+
+def validate_patient_form(form: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for field, message in (("name", N_("Enter the patient's full name.")),
+                           ("gp_name", N_("Enter the name of the patient's GP.")),
+                           ("gp_office", N_("Enter the GP's office."))):
+        value = form.get(field, "").strip()
+        if not value:
+            errors[field] = message
+        elif len(value) > MAX_NAME:
+            errors[field] = N_("This can be at most 200 characters.")
+    today = today_oslo()
+    birth = parse_date(form.get("birth_date", ""))
+    if birth is None:
+        errors["birth_date"] = N_("Enter the date of birth as a real date, for example 1970-03-14.")
+    elif birth > today or birth.year < 1900:
+        errors["birth_date"] = N_("The date of birth must be in the past.")
+    received = parse_date(form.get("referral_received_on", ""))
+    if received is None:
+        errors["referral_received_on"] = N_("Enter the date the referral was received, for example 2026-03-14.")
+    elif received > today:
+        errors["referral_received_on"] = N_("The referral cannot be received in the future.")
+    return errors
+
+
+async def create_patient(db: AsyncSession, ctx: AuditContext, form: dict[str, str]) -> Patient:
+    """A patient whose referral the clinic has received: stage 2, with stage 1 done."""
+    received = date.fromisoformat(form["referral_received_on"])
+    received_at = datetime(received.year, received.month, received.day, 12, tzinfo=OSLO)
+    now = utcnow()
+    patient = Patient(name=form["name"].strip(), name_search=form["name"].strip().lower(),
+                      birth_date=date.fromisoformat(form["birth_date"]), gp_name=form["gp_name"].strip(),
+                      gp_office=form["gp_office"].strip(), stage=2, stage_entered_at=now,
+                      referral_received_on=received)
+    patient.events = [
+        StageEvent(from_stage=None, to_stage=1, at=received_at, by_account_id=ctx.account_id),
+        StageEvent(from_stage=1, to_stage=2, at=now if received == today_oslo() else received_at,
+                   by_account_id=ctx.account_id),
+    ]
+    _refresh_deadline(patient)
+    db.add(patient)
+    await db.flush()
+    await record(db, ctx, "patient.created", patient_ids=[patient.id])
+    return patient
+
+
+def _refresh_deadline(patient: Patient) -> None:
+    deadline = deadline_for(patient)
+    patient.next_deadline = deadline.due if deadline else None
+
+
+def validate_move(patient: Patient, form: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if str(patient.version) != form.get("version", ""):
+        errors["to_stage"] = N_("Someone else changed this patient while you had the page open. "
+                                "Check the current stage below and try again.")
+        return errors
+    try:
+        target = int(form.get("to_stage", ""))
+    except ValueError:
+        target = 0
+    if not FIRST <= target <= LAST:
+        errors["to_stage"] = N_("Choose the stage to move to.")
+        return errors
+    if target == patient.stage:
+        errors["to_stage"] = N_("The patient is already at this stage. Choose another stage.")
+    elif target >= EXTENDED_INVITATION and patient.stage < EXTENDED_INVITATION and patient.gp_accepted_on is None:
+        errors["to_stage"] = N_("The extended invitation can only be sent after the GP has accepted. "
+                                "Record the GP's acceptance first.")
+    reason = form.get("reason", "").strip()
+    if target != patient.stage + 1 and not errors and not reason:
+        errors["reason"] = N_("Give a reason when going back or skipping a stage.")
+    for field in ("note", "reason"):
+        if len(form.get(field, "")) > MAX_TEXT:
+            errors[field] = N_("This can be at most 2000 characters.")
+    return errors
+
+
+async def move_stage(db: AsyncSession, ctx: AuditContext, patient: Patient, form: dict[str, str]) -> Stage:
+    target = int(form["to_stage"])
+    previous = patient.stage
+    patient.events.append(StageEvent(from_stage=previous, to_stage=target, at=utcnow(),
+                                     by_account_id=ctx.account_id, note=form.get("note", "").strip(),
+                                     reason=form.get("reason", "").strip()))
+    patient.stage = target
+    patient.stage_entered_at = utcnow()
+    patient.version += 1
+    _refresh_deadline(patient)
+    await db.flush()
+    await record(db, ctx, "patient.stage_moved", patient_ids=[patient.id], detail=f"stage {previous}->{target}")
+    return stage(target)
+
+
+def validate_gp_acceptance(patient: Patient, form: dict[str, str]) -> dict[str, str]:
+    accepted = parse_date(form.get("accepted_on", ""))
+    if accepted is None:
+        return {"accepted_on": N_("Enter the date the GP accepted, for example 2026-03-14.")}
+    if accepted > today_oslo():
+        return {"accepted_on": N_("The date cannot be in the future.")}
+    if accepted < patient.referral_received_on:
+        return {"accepted_on": N_("The date cannot be before the referral was received.")}
+    return {}
+
+
+async def record_gp_acceptance(db: AsyncSession, ctx: AuditContext, patient: Patient, accepted: date) -> None:
+    patient.gp_accepted_on = accepted
+    patient.gp_accepted_recorded_by = ctx.account_id
+    patient.version += 1
+    await db.flush()
+    await record(db, ctx, "patient.gp_acceptance_recorded", patient_ids=[patient.id])

@@ -1,0 +1,155 @@
+// Samhandling: small progressive enhancements. No framework; everything works without this
+// file except the passkey ceremony, which needs the browser's WebAuthn API.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // --- base64url <-> ArrayBuffer -----------------------------------------------------------
+  function toBuffer(value) {
+    var base64 = value.replace(/-/g, "+").replace(/_/g, "/");
+    while (base64.length % 4) base64 += "=";
+    var binary = atob(base64);
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes.buffer;
+  }
+  function toBase64url(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var binary = "";
+    for (var i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function creationOptions(json) {
+    json.challenge = toBuffer(json.challenge);
+    json.user.id = toBuffer(json.user.id);
+    (json.excludeCredentials || []).forEach(function (c) { c.id = toBuffer(c.id); });
+    return json;
+  }
+  function requestOptions(json) {
+    json.challenge = toBuffer(json.challenge);
+    (json.allowCredentials || []).forEach(function (c) { c.id = toBuffer(c.id); });
+    return json;
+  }
+  function registrationJSON(cred) {
+    return {
+      id: cred.id, rawId: toBase64url(cred.rawId), type: cred.type,
+      response: {
+        clientDataJSON: toBase64url(cred.response.clientDataJSON),
+        attestationObject: toBase64url(cred.response.attestationObject),
+        transports: cred.response.getTransports ? cred.response.getTransports() : []
+      },
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
+    };
+  }
+  function authenticationJSON(cred) {
+    return {
+      id: cred.id, rawId: toBase64url(cred.rawId), type: cred.type,
+      response: {
+        clientDataJSON: toBase64url(cred.response.clientDataJSON),
+        authenticatorData: toBase64url(cred.response.authenticatorData),
+        signature: toBase64url(cred.response.signature),
+        userHandle: cred.response.userHandle ? toBase64url(cred.response.userHandle) : null
+      },
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
+    };
+  }
+
+  function postJSON(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "x-csrftoken": csrfToken(), "Accept": "application/json" },
+      body: JSON.stringify(body || {})
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) throw new Error(data.error || "");
+        return data;
+      });
+    });
+  }
+
+  var ENDPOINTS = {
+    login: ["/login/options", "/login/verify"],
+    enroll: ["/enroll/options", "/enroll/verify"],
+    add: ["/account/passkeys/options", "/account/passkeys/verify"]
+  };
+
+  function setupPasskey(root) {
+    if (root.dataset.passkeyReady) return;
+    root.dataset.passkeyReady = "1";
+    var kind = root.getAttribute("data-passkey");
+    var button = root.querySelector("[data-passkey-start]");
+    var status = root.querySelector("[data-passkey-status]");
+    var nameInput = root.querySelector("[data-passkey-name]");
+    if (!window.PublicKeyCredential || !navigator.credentials) {
+      var warning = root.querySelector("[data-passkey-unsupported]");
+      if (warning) warning.hidden = false;
+      return;
+    }
+    button.hidden = false;
+    var messages = document.documentElement.lang === "en"
+      ? { busy: "Waiting for your passkey…", failed: "That did not work. Please try again.", cancelled: "Cancelled. You can try again." }
+      : { busy: "Venter på passnøkkelen din …", failed: "Det gikk ikke. Prøv igjen.", cancelled: "Avbrutt. Du kan prøve igjen." };
+
+    button.addEventListener("click", function () {
+      var urls = ENDPOINTS[kind];
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      status.textContent = messages.busy;
+      postJSON(urls[0]).then(function (options) {
+        if (kind === "login") {
+          return navigator.credentials.get({ publicKey: requestOptions(options) }).then(function (cred) {
+            return postJSON(urls[1], { credential: authenticationJSON(cred), next: root.getAttribute("data-next") || "/" });
+          });
+        }
+        return navigator.credentials.create({ publicKey: creationOptions(options) }).then(function (cred) {
+          return postJSON(urls[1], { credential: registrationJSON(cred), name: nameInput ? nameInput.value : "" });
+        });
+      }).then(function (result) {
+        window.location.assign(result.redirect || "/");
+      }).catch(function (error) {
+        var cancelled = error && (error.name === "NotAllowedError" || error.name === "AbortError");
+        status.textContent = cancelled ? messages.cancelled : (error && error.message) || messages.failed;
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+      });
+    });
+  }
+
+  function setupCopy(button) {
+    if (button.dataset.copyReady || !navigator.clipboard) return;
+    button.dataset.copyReady = "1";
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var source = document.querySelector(button.getAttribute("data-copy"));
+      var status = button.parentNode.querySelector("[data-copy-status]");
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        if (status) status.textContent = document.documentElement.lang === "en" ? "Copied." : "Kopiert.";
+      });
+    });
+  }
+
+  function enhance(root) {
+    root.querySelectorAll("[data-passkey]").forEach(setupPasskey);
+    root.querySelectorAll("[data-copy]").forEach(setupCopy);
+    var summary = root.querySelector("[data-error-summary]");
+    if (summary) summary.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  document.addEventListener("htmx:load", function (event) { enhance(event.target); });
+  // Show a busy state on the button of a form while htmx is submitting it.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var button = event.target.querySelector && event.target.querySelector("button[type=submit]");
+    if (button) button.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var button = event.target.querySelector && event.target.querySelector("button[type=submit]");
+    if (button) button.removeAttribute("aria-busy");
+  });
+})();

@@ -1,0 +1,116 @@
+"""Rendering pages and htmx blocks, flash messages, and small request helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request, Response
+from litestar.enums import MediaType
+from litestar.response import Redirect
+from litestar.utils.scope.state import ScopeState
+
+from server.access import sessions
+from server.access.policy import ANONYMOUS, Actor
+from server.audit.service import AuditContext
+from server.i18n import LANGUAGE_NAMES, Formatter, translations
+
+
+def actor(request: Request) -> Actor:
+    return request.scope.get("state", {}).get("actor", ANONYMOUS)
+
+
+def audit_ctx(request: Request) -> AuditContext:
+    current = actor(request)
+    return AuditContext(current.account_id, current.role, request.scope.get("state", {}).get("request_id", ""))
+
+
+def locale(request: Request) -> str:
+    return request.scope.get("state", {}).get("locale", "nb")
+
+
+def gettext(request: Request, message: str, **params: Any) -> str:
+    text = translations(locale(request)).gettext(message)
+    return text % params if params else text
+
+
+def flash(request: Request, message: str, kind: str = "success", **params: Any) -> None:
+    sessions.push_flash(request.scope.get("state", {}).get("user_session"), message, kind, **params)
+
+
+def is_block_request(request: Request) -> bool:
+    """htmx swaps get the named block; normal, boosted and history-restore requests get the page."""
+    headers = request.headers
+    return (headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
+            and headers.get("hx-history-restore-request") != "true")
+
+
+def base_context(request: Request) -> dict[str, Any]:
+    lang = locale(request)
+    trans = translations(lang)
+    state = request.scope.get("state", {})
+
+    def _(message: str, **params: Any) -> str:
+        text = trans.gettext(message)
+        return text % params if params else text
+
+    flashes = [
+        {"kind": item["kind"], "message": _(item["message"], **item.get("params", {}))}
+        for item in sessions.pop_flash(state.get("user_session"))
+    ]
+    return {
+        "request": request,
+        "actor": actor(request),
+        "lang": lang,
+        "languages": LANGUAGE_NAMES,
+        "_": _,
+        "gettext": _,
+        "ngettext": lambda s, p, n: trans.ngettext(s, p, n) % {"num": n},
+        "fmt": Formatter(lang),
+        "csrf_token": value_or_empty(ScopeState.from_scope(request.scope).csrf_token),
+        "flashes": flashes,
+        "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+
+
+def value_or_empty(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           block: str | None = None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    env = request.app.template_engine.engine
+    full = base_context(request) | (context or {})
+    tmpl = env.get_template(template)
+    if block and is_block_request(request):
+        html = "".join(tmpl.blocks[block](tmpl.new_context(full)))
+    else:
+        html = tmpl.render(full)
+    response_headers = {"Vary": "HX-Request", "Cache-Control": "no-store"}
+    response_headers.update(headers or {})
+    return Response(html, status_code=status, media_type=MediaType.HTML, headers=response_headers)
+
+
+def redirect(request: Request, path: str) -> Response:
+    """POST → redirect → GET. A targeted htmx swap is told to load the whole page instead."""
+    if is_block_request(request):
+        return Response("", status_code=200, headers={"HX-Location": path, "Vary": "HX-Request"})
+    return Redirect(path, status_code=303, headers={"Vary": "HX-Request"})
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only local paths: never redirect to another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class FormErrors(dict):
+    """field name -> msgid; rendered as the GOV.UK error summary plus field messages."""

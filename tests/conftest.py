@@ -1,0 +1,123 @@
+"""Fixtures shared by every test: a migrated database per backend, the app, a client, factories."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from server.access import codes, sessions
+from server.access.models import Account
+from server.access.service import create_account
+from server.app import create_app
+from server.pathway.models import Patient
+from server.seed import build_patient
+from server.settings import Settings
+from tests.databases import BACKENDS, IN_CI, PG_URL, Template
+
+BASE_URL = "https://testserver.local"
+SECRET = "test-secret-key-for-pytest-only"
+
+
+def pytest_configure(config):
+    if IN_CI and not PG_URL:
+        raise pytest.UsageError("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL suite must run in CI")
+
+
+@pytest.fixture(scope="session")
+def db_template(tmp_path_factory) -> Template:
+    return Template(tmp_path_factory.mktemp("db-template"))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, db_template, tmp_path) -> str:
+    return db_template.fresh_url(request.param, tmp_path)
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(database_url=database_url, secret_key=SECRET, rp_id="testserver.local",
+                    origin=BASE_URL, var_dir=tmp_path)
+
+
+@pytest.fixture
+async def client(settings):
+    app = create_app(settings)
+    async with AsyncTestClient(app=app, base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def app(client):
+    return client.app
+
+
+@pytest.fixture
+async def db(client):
+    """A database session for arranging and checking; commit what you arrange."""
+    async with client.app.state.sessionmaker() as session:
+        yield session
+
+
+class World:
+    """Factories for the people and things a test needs."""
+
+    def __init__(self, client: AsyncTestClient, db) -> None:
+        self.client = client
+        self.db = db
+
+    async def patient(self, name: str = "Kari Nordmann", stage: int = 4, **fields) -> tuple[Patient, Account]:
+        from server.i18n import today_oslo
+        from datetime import timedelta
+
+        patient = build_patient(name, stage, fields.pop("received", today_oslo() - timedelta(weeks=6)))
+        for key, value in fields.items():
+            setattr(patient, key, value)
+        self.db.add(patient)
+        await self.db.flush()
+        account = await create_account(self.db, "patient", name, patient.id)
+        await self.db.commit()
+        return patient, account
+
+    async def staff(self, role: str = "clinician", name: str = "Lege Lise") -> Account:
+        account = await create_account(self.db, role, name)
+        await self.db.commit()
+        return account
+
+    async def code_for(self, account: Account) -> str:
+        code = await codes.issue(self.db, SECRET, account.id, None, 14)
+        await self.db.commit()
+        return code
+
+    async def login_as(self, account: Account | None) -> None:
+        """Give the client a live server-side session for `account` (None: log out)."""
+        self.client.cookies.clear()
+        if account is None:
+            return
+        session, token = await sessions.start(self.db, account.id, "pytest")
+        await self.db.commit()
+        self.client.cookies.set(sessions.COOKIE_NAME, token, domain="testserver.local")
+
+
+@pytest.fixture
+async def world(client, db) -> World:
+    return World(client, db)
+
+
+async def csrf_token(client: AsyncTestClient, path: str = "/login") -> str:
+    """The CSRF token as a page gives it to the browser (meta tag), with its cookie set."""
+    response = await client.get(path)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', response.text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+async def post_form(client: AsyncTestClient, path: str, data: dict | None = None, *, token_from: str = "/login",
+                    headers: dict | None = None):
+    token = await csrf_token(client, token_from)
+    return await client.post(path, data={**(data or {}), "_csrf_token": token}, headers=headers or {})
+
+
+ROOT = Path(__file__).resolve().parent.parent
