@@ -48,15 +48,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def make_engine(url: str, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, echo: bool = False, immediate: bool = True) -> AsyncEngine:
+    """`immediate=False` (SQLite only) keeps deferred transactions: for tools that mostly read."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, immediate)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:
     """WAL, synchronous=FULL, foreign keys, busy timeout; and BEGIN IMMEDIATE.
 
     Nearly every request writes (every read of patient data is audited), so transactions
@@ -75,7 +76,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

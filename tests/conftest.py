@@ -9,9 +9,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from server.access import codes, sessions
+from server.access.middleware import LANG_COOKIE
 from server.access.models import Account
 from server.access.service import create_account
 from server.app import create_app
+from server.db import make_engine, make_sessionmaker
 from server.pathway.models import Patient
 from server.seed import build_patient
 from server.settings import Settings
@@ -46,6 +48,9 @@ def settings(database_url, tmp_path) -> Settings:
 async def client(settings):
     app = create_app(settings)
     async with AsyncTestClient(app=app, base_url=BASE_URL) as test_client:
+        # HTTP tests read English (complete, stable wording); bokmål is checked in its own tests
+        # and in the browser tests, which use the default language.
+        test_client.cookies.set(LANG_COOKIE, "en", domain="testserver.local")
         yield test_client
 
 
@@ -55,10 +60,16 @@ def app(client):
 
 
 @pytest.fixture
-async def db(client):
-    """A database session for arranging and checking; commit what you arrange."""
-    async with client.app.state.sessionmaker() as session:
+async def db(client, settings):
+    """A database session for arranging and checking; commit what you arrange.
+
+    Its own engine with deferred transactions, so that reading here never blocks the app.
+    On SQLite a read snapshot cannot become a write once the app has written meanwhile:
+    commit (end the read) before writing again. The World factories do that themselves."""
+    engine = make_engine(settings.database_url, immediate=False)
+    async with make_sessionmaker(engine)() as session:
         yield session
+    await engine.dispose()
 
 
 class World:
@@ -72,6 +83,7 @@ class World:
         from server.i18n import today_oslo
         from datetime import timedelta
 
+        await self.db.commit()
         patient = build_patient(name, stage, fields.pop("received", today_oslo() - timedelta(weeks=6)))
         for key, value in fields.items():
             setattr(patient, key, value)
@@ -82,20 +94,26 @@ class World:
         return patient, account
 
     async def staff(self, role: str = "clinician", name: str = "Lege Lise") -> Account:
+        await self.db.commit()
         account = await create_account(self.db, role, name)
         await self.db.commit()
         return account
 
     async def code_for(self, account: Account) -> str:
+        await self.db.commit()
         code = await codes.issue(self.db, SECRET, account.id, None, 14)
         await self.db.commit()
         return code
 
     async def login_as(self, account: Account | None) -> None:
         """Give the client a live server-side session for `account` (None: log out)."""
+        lang = self.client.cookies.get(LANG_COOKIE)
         self.client.cookies.clear()
+        if lang:
+            self.client.cookies.set(LANG_COOKIE, lang, domain="testserver.local")
         if account is None:
             return
+        await self.db.commit()
         session, token = await sessions.start(self.db, account.id, "pytest")
         await self.db.commit()
         self.client.cookies.set(sessions.COOKIE_NAME, token, domain="testserver.local")

@@ -54,7 +54,7 @@ async def login_page(request: Request, next: str = "/") -> Response:  # noqa: A0
 async def login_options(request: Request) -> Response:
     session = await service.ensure_session(request)
     options = await passkeys.authentication_options(service.db_of(request), request.app.state.settings, session)
-    return Response(json.loads(options), headers={"Cache-Control": "no-store"})
+    return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/login/verify", opt=policy(PUBLIC))
@@ -73,7 +73,7 @@ async def login_verify(request: Request, data: dict[str, Any]) -> Response:
         return _json_error(request, exc.message)
     await service.sign_in(request, account)
     return Response({"redirect": safe_next(data.get("next") if isinstance(data.get("next"), str) else None)},
-                    headers={"Cache-Control": "no-store"})
+                    status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/logout", opt=policy(AUTHENTICATED))
@@ -137,7 +137,7 @@ async def enroll_options(request: Request) -> Response:
         return _json_error(request, N_("Enter your code first."))
     session, _code, account = enrolling
     options = await passkeys.registration_options(service.db_of(request), request.app.state.settings, session, account)
-    return Response(json.loads(options), headers={"Cache-Control": "no-store"})
+    return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/enroll/verify", opt=policy(PUBLIC))
@@ -162,7 +162,7 @@ async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
                  "auth.passkey_added", patient_ids=[account.patient_id], detail=f"credential {credential.id}")
     await service.sign_in(request, account)
     flash(request, N_("Your passkey is ready. Next time, log in with it."))
-    return Response({"redirect": "/"}, headers={"Cache-Control": "no-store"})
+    return Response({"redirect": "/"}, status_code=200, headers={"Cache-Control": "no-store"})
 
 
 # --- The account page: passkeys and sessions -----------------------------------------------
@@ -185,7 +185,7 @@ async def add_passkey_options(request: Request) -> Response:
     account = await db.get(Account, actor(request).account_id)
     options = await passkeys.registration_options(db, request.app.state.settings,
                                                   request.scope["state"]["user_session"], account)
-    return Response(json.loads(options), headers={"Cache-Control": "no-store"})
+    return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/account/passkeys/verify", opt=policy(AUTHENTICATED))
@@ -204,7 +204,7 @@ async def add_passkey_verify(request: Request, data: dict[str, Any]) -> Response
     await record(db, audit_ctx(request), "auth.passkey_added", patient_ids=[account.patient_id],
                  detail=f"credential {credential.id}")
     flash(request, N_("The new passkey was added."))
-    return Response({"redirect": "/account"}, headers={"Cache-Control": "no-store"})
+    return Response({"redirect": "/account"}, status_code=200, headers={"Cache-Control": "no-store"})
 
 
 async def _own_credential(request: Request, credential_id: int) -> Credential:

@@ -1,0 +1,102 @@
+"""Every route declares who may use it, and the access rules hold for every kind of actor."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar.routes import HTTPRoute
+from sqlalchemy import select
+
+from server.access.models import Credential, UserSession
+from server.access.policy import ROUTE_POLICIES, route_allows, Actor
+from server.app import create_app
+from server.settings import Settings
+from tests.conftest import csrf_token
+
+
+def all_handlers():
+    app = create_app(Settings(database_url="sqlite+aiosqlite://", secret_key="x"))
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                for method in sorted(handler.http_methods):
+                    yield route.path, method, handler
+
+
+HANDLERS = list(all_handlers())
+
+
+def test_every_route_declares_an_access_policy():
+    missing = [f"{method} {path}" for path, method, handler in HANDLERS
+               if handler.opt.get("policy") not in ROUTE_POLICIES]
+    assert not missing, f"routes without a declared access policy: {missing}"
+    assert len(HANDLERS) >= 30  # the enumeration really sees the app's routes
+
+
+def test_no_schema_or_docs_pages_are_exposed():
+    paths = {path for path, _, _ in HANDLERS}
+    assert not any(p.startswith("/schema") or "openapi" in p for p in paths)
+
+
+ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin"]
+ROLE_OF = {"anonymous": "anonymous", "patient_a": "patient", "patient_b": "patient",
+           "clinician": "clinician", "admin": "admin"}
+# Routes whose path parameter names an object that belongs to patient A.
+OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/")
+
+
+@pytest.mark.parametrize("path,method", [(p, m) for p, m, _ in HANDLERS if m in ("GET", "POST")],
+                         ids=[f"{m} {p}" for p, m, _ in HANDLERS if m in ("GET", "POST")])
+async def test_access_matrix(world, client, db, path, method):
+    patient_a, account_a = await world.patient("Anne A")
+    _, account_b = await world.patient("Bjørn B")
+    clinician = await world.staff("clinician", "Cecilie Clinician")
+    admin = await world.staff("admin", "Arne Admin")
+    accounts = {"patient_a": account_a, "patient_b": account_b, "clinician": clinician, "admin": admin}
+    handler = next(h for p, m, h in HANDLERS if p == path and m == method)
+    policy_name = handler.opt["policy"]
+
+    for actor_name in ACTORS:
+        account = accounts.get(actor_name)
+        await world.login_as(account)
+        # Objects that belong to patient A: a passkey and A's own session.
+        db.add(Credential(account_id=account_a.id, credential_id=f"cred-{actor_name}".encode(), public_key=b"k",
+                          sign_count=0, name="Anne's phone"))
+        await db.commit()
+        credential_id = await db.scalar(select(Credential.id).where(Credential.credential_id == f"cred-{actor_name}".encode()))
+        await db.commit()
+        session_a = await db.scalar(select(UserSession.id).where(UserSession.account_id == account_a.id).limit(1))
+        await db.commit()
+        if session_a is None:
+            from server.access import sessions
+            session_a = (await sessions.start(db, account_a.id, "other phone"))[0].id
+            await db.commit()
+        url = (path.replace("{patient_id:int}", str(patient_a.id))
+                   .replace("{credential_id:int}", str(credential_id))
+                   .replace("{session_id:int}", str(session_a))
+                   .replace("{account_id:int}", str(clinician.id))
+                   .replace("{path:path}", "/does-not-exist.css"))
+        assert "{" not in url, f"fill in the path parameter of {path}"
+
+        if method == "GET":
+            response = await client.get(url, follow_redirects=False)
+        else:
+            token = await csrf_token(client, "/enroll")
+            response = await client.post(url, data={"_csrf_token": token}, headers={"x-csrftoken": token},
+                                         follow_redirects=False)
+        status = response.status_code
+        label = f"{actor_name} {method} {url} -> {status}"
+        assert status < 500, label
+        actor = Actor(account_id=account.id if account else None, role=ROLE_OF[actor_name])
+        if not route_allows(policy_name, actor):
+            if actor_name == "anonymous":
+                assert status in (303, 401), label
+                if status == 303:
+                    assert response.headers["location"].startswith("/login"), label
+            else:
+                assert status == 403, label
+        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and "{" in path:
+            assert status == 404, f"another patient's object must be a 404: {label}"
+        else:
+            assert status not in (401, 403), label
