@@ -40,8 +40,9 @@ bench: install-test
 
 ## Refresh the translation template and catalogs after changing user-facing text
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -o server/translations/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations --no-fuzzy-matching --omit-header
+	# --ignore-dirs: pybabel skips folders starting with "_" (our _components/) unless told otherwise
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -o server/translations/messages.pot --no-location --omit-header --ignore-dirs='.*' .
+	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

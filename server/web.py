@@ -55,7 +55,7 @@ def base_context(request: Request) -> dict[str, Any]:
         return text % params if params else text
 
     flashes = [
-        {"kind": item["kind"], "message": _(item["message"], **item.get("params", {}))}
+        {"kind": item["kind"], "message": _translate(trans, item["message"], item.get("params", {}))}
         for item in sessions.pop_flash(state.get("user_session"))
     ]
     return {
@@ -71,6 +71,11 @@ def base_context(request: Request) -> dict[str, Any]:
         "flashes": flashes,
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
+
+
+def _translate(trans, message: str, params: dict[str, Any]) -> str:
+    text = trans.gettext(message)
+    return text % params if params else text
 
 
 def value_or_empty(value: Any) -> str:

@@ -103,7 +103,7 @@ def validate_patient_form(form: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for field, message in (("name", N_("Enter the patient's full name.")),
                            ("gp_name", N_("Enter the name of the patient's GP.")),
-                           ("gp_office", N_("Enter the GP's office."))):
+                           ("gp_office", N_("Enter the name of the GP's office."))):
         value = form.get(field, "").strip()
         if not value:
             errors[field] = message
@@ -119,7 +119,7 @@ def validate_patient_form(form: dict[str, str]) -> dict[str, str]:
     if received is None:
         errors["referral_received_on"] = N_("Enter the date the referral was received, for example 2026-03-14.")
     elif received > today:
-        errors["referral_received_on"] = N_("The referral cannot be received in the future.")
+        errors["referral_received_on"] = N_("The date the referral was received cannot be in the future.")
     return errors
 
 

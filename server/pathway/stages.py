@@ -35,7 +35,7 @@ STAGES: tuple[Stage, ...] = (
           N_("The pain clinic assesses you. You say who should attend the collaboration meeting and where it should take place."),
           N_("A whole picture of your situation, and a meeting planned together with you."),
           N_("When your GP has said yes, you are invited to collaboration meeting 1.")),
-    Stage(5, "extended_invitation", N_("Invitation to collaboration meeting 1"),
+    Stage(5, "extended_invitation", N_("Extended invitation to collaboration meeting 1"),
           N_("Your GP has accepted. You are invited to collaboration meeting 1, and NAV or others you chose get information and a request to attend."),
           N_("You, NAV and the others are informed and prepared."),
           N_("Collaboration meeting 1 takes place.")),

@@ -110,8 +110,12 @@ class Phone:
         self.context.add_init_script(path=str(AXE))
         self.javascript = javascript
         self.page = self.context.new_page()
+        self.page.set_default_timeout(10_000)
         self.console_errors: list[str] = []
-        self.page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
+        # JavaScript errors and CSP violations; an expected 4xx answer (e.g. a 422 form) is not one.
+        self.page.on("console", lambda msg: msg.type == "error"
+                     and not msg.text.startswith("Failed to load resource: the server responded with a status of 4")
+                     and self.console_errors.append(msg.text))
         self.page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
         self.cdp = None
         if javascript:
@@ -141,11 +145,21 @@ class Phone:
     def _check_a11y_without_js(self) -> None:
         """A page seen with JavaScript off is checked by loading the same HTML in a JS-enabled page."""
         html = self.page.content()
-        checker: object = self.context.browser.new_context(viewport=PHONE, base_url=self.server.url)
+        checker = self.context.browser.new_context(viewport=PHONE, base_url=self.server.url)
+        checker.add_init_script(path=str(AXE))
+
+        def serve(route):
+            kind = route.request.resource_type
+            if kind == "document":
+                route.fulfill(body=html, content_type="text/html")
+            elif kind == "script":
+                route.abort()  # the page as a no-JS user has it: only axe (an init script) runs
+            else:
+                route.continue_()
+
         try:
             page = checker.new_page()
-            page.route("**/*", lambda route: route.fulfill(body=html, content_type="text/html")
-                       if route.request.resource_type == "document" else route.continue_())
+            page.route("**/*", serve)
             page.goto(self.page.url)
             result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
                 values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})""")

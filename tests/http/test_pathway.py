@@ -71,7 +71,7 @@ async def test_list_searches_filters_sorts_by_deadline_and_paginates(client, wor
     names = re.findall(r'href="/clinic/patients/\d+">([^<]+)</a>', first)
     assert names[:2] == ["Late Larsen", "Soon Solberg"]
     assert len(names) == 25 and "32 patients" in first and "page 1 of 2" in first
-    assert "Passed" in first and "Soon" in first
+    assert "Overdue" in first and "Soon" in first
     second = (await client.get("/clinic/patients?page=2")).text
     assert len(re.findall(r'href="/clinic/patients/\d+">', second)) == 7
     found = (await client.get("/clinic/patients?q=solBERG")).text

@@ -2,7 +2,9 @@
 
 The catalogs are checked against a fresh in-process extraction of the source (same mapping as
 babel.cfg), so a string added to a template or a .py file without a translation fails here with
-the exact msgid to add. Refresh the catalogs with the command in README/Makefile (`make messages`).
+the exact msgid to add. Refresh the catalogs with `make messages`; it must extract with
+`--ignore-dirs='.*'` (pybabel otherwise skips templates/_components/) and update without
+`--omit-header` (that drops the charset and Plural-Forms header).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def test_every_extracted_string_is_translated(locale):
             problems.append(f"fuzzy:        {message!r}  ({where})")
     assert not problems, (
         f"{len(problems)} message(s) need work in server/translations/{locale}/LC_MESSAGES/messages.po "
-        "(run `make messages`, then translate):\n" + "\n".join(problems)
+        "(refresh the catalogs, then translate):\n" + "\n".join(problems)
     )
 
 
@@ -126,7 +128,7 @@ def test_bokmal_is_used_at_runtime():
     nb = translations("nb")
     assert nb.gettext("Assessment") == "Utredning"
     assert nb.gettext("Referral to the pain clinic") == "Henvisning til smerteklinikken"
-    assert nb.gettext("Invitation to collaboration meeting 1") == "Utvidet innkalling til samhandlingsmøte 1"
+    assert nb.gettext("Extended invitation to collaboration meeting 1") == "Utvidet innkalling til samhandlingsmøte 1"
     assert nb.gettext("Closure") == "Avslutning"
     assert "passnøkkel" in nb.gettext("Log in with passkey")
     assert nb.gettext("Error") == "Feil"
