@@ -139,3 +139,9 @@ async def post_form(client: AsyncTestClient, path: str, data: dict | None = None
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running in this thread
+    for as long as the browser is open, and pytest-asyncio cannot start its own loop beside it."""
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))

@@ -25,6 +25,7 @@ LOOKUP_LENGTH = 4
 MAX_ATTEMPTS_PER_CODE = 5
 MAX_FAILURES_PER_CLIENT = 10
 CLIENT_WINDOW = timedelta(minutes=15)
+LOOKUP_RETENTION = timedelta(days=90)
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 
 
@@ -49,8 +50,9 @@ async def issue(db: AsyncSession, secret_key: str, account_id: int, created_by: 
                EnrollmentCode.revoked_at.is_(None))
         .values(revoked_at=now, lookup=None)
     )
-    # Free lookup keys of codes that can no longer be used.
-    await db.execute(update(EnrollmentCode).where(EnrollmentCode.expires_at < now).values(lookup=None))
+    # Free the lookup keys of codes that expired long ago (recently expired ones still say "expired").
+    await db.execute(update(EnrollmentCode).where(EnrollmentCode.expires_at < now - LOOKUP_RETENTION)
+                     .values(lookup=None))
     while True:
         code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         lookup = code[:LOOKUP_LENGTH]
@@ -93,9 +95,15 @@ async def check(db: AsyncSession, secret_key: str, raw: str, client: str) -> Cod
     if row.failed_attempts >= MAX_ATTEMPTS_PER_CODE:
         return CodeCheck(False, "locked")
     if not hmac.compare_digest(row.code_hash, _digest(secret_key, code)):
-        row.failed_attempts += 1
+        # An atomic increment in SQL: concurrent wrong guesses all count.
+        attempts = (await db.execute(
+            update(EnrollmentCode).where(EnrollmentCode.id == row.id)
+            .values(failed_attempts=EnrollmentCode.failed_attempts + 1)
+            .returning(EnrollmentCode.failed_attempts)
+            .execution_options(synchronize_session=False)
+        )).scalar_one()
         await _fail(db, client, now)
-        return CodeCheck(False, "locked" if row.failed_attempts >= MAX_ATTEMPTS_PER_CODE else "wrong")
+        return CodeCheck(False, "locked" if attempts >= MAX_ATTEMPTS_PER_CODE else "wrong")
     if row.expires_at <= now:
         return CodeCheck(False, "expired")
     account = await db.get(Account, row.account_id)

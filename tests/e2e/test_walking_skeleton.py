@@ -59,7 +59,37 @@ def test_patient_enrolls_logs_in_and_sees_stage(phone, live_server):
     expect(device.page.get_by_role("heading", name="Logg inn i Samhandling")).to_be_visible()
     device.page.get_by_role("button", name="Logg inn med passnøkkel").click()
     expect(device.page.get_by_role("heading", name="Hei, Kari Nordmann")).to_be_visible()
+    # Usable at 320 px: nothing wider than the screen.
+    device.page.set_viewport_size({"width": 320, "height": 640})
+    assert device.page.evaluate("() => document.documentElement.scrollWidth") <= 320
     assert not device.console_errors, device.console_errors
+
+
+def test_a_cloned_passkey_sign_count_regression_is_refused_and_audited(phone, live_server):
+    from sqlalchemy import func, select, update
+
+    from server.access.models import Credential
+    from server.audit.models import AuditEvent
+
+    _, code = make_patient(live_server, "Kari Nordmann")
+    device = phone()
+    enroll(device, code)
+    expect(device.page.get_by_role("heading", name="Hei, Kari Nordmann")).to_be_visible()
+    device.page.get_by_role("button", name="Logg ut").click()
+
+    async def pretend_the_counter_was_ahead(db):
+        await db.execute(update(Credential).values(sign_count=1000))
+
+    live_server.run(pretend_the_counter_was_ahead)
+    device.page.get_by_role("button", name="Logg inn med passnøkkel").click()
+    expect(device.page.get_by_text("Vi klarte ikke å logge deg inn")).to_be_visible()
+
+    async def security_events(db):
+        return await db.scalar(select(func.count()).select_from(AuditEvent)
+                               .where(AuditEvent.action == "auth.sign_count_regression"))
+
+    assert live_server.run(security_events) == 1
+    assert device.page.url.endswith("/login")
 
 
 def login_cookie(device, server, account_id: int) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes
 from server.access.models import EnrollmentCode, RateLimitHit
-from server.db import utcnow
+from server.db import make_engine, make_sessionmaker, utcnow
 from tests.conftest import SECRET
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -122,7 +124,7 @@ async def test_failed_attempts_are_stored(db, world, client):
     await codes.check(db, SECRET, _wrong_secret(code), CLIENT)
     await codes.check(db, SECRET, _wrong_secret(code), CLIENT)
     await db.commit()
-    async with client.app.state.sessionmaker() as fresh:
+    async with AsyncSession(db.bind) as fresh:
         stored = await fresh.scalar(select(EnrollmentCode.failed_attempts).where(EnrollmentCode.account_id == account.id))
         await fresh.rollback()
     assert stored == 2
@@ -219,3 +221,40 @@ async def test_codes_are_stored_hashed_never_in_plain_text(db, world):
     for needle in (plain, code, plain[4:], plain.lower(), plain[4:].lower()):
         assert needle not in stored
     assert re.fullmatch(r"[0-9a-f]{64}", rows[0]["code_hash"])
+
+
+async def test_an_expired_code_still_says_expired_after_another_code_is_issued(db, world):
+    _patient, kari = await world.patient("Kari Nordmann")
+    code = await world.code_for(kari)
+    row = await _row(db, code)
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    await db.commit()
+    # The clinic issues a code to someone else, as it does many times a day.
+    _other, ola = await world.patient("Ola Nordmann")
+    await world.code_for(ola)
+    result = await codes.check(db, SECRET, code, CLIENT)
+    assert (result.ok, result.error) == (False, "expired")
+
+
+async def test_wrong_guesses_sent_at_the_same_time_all_count(db, world, settings):
+    """Two wrong guesses racing (two requests, two transactions) must both count against the code."""
+    account = await world.staff()
+    code = await world.code_for(account)
+    engine = make_engine(settings.database_url)
+    try:
+        maker = make_sessionmaker(engine)
+        async with maker() as first, maker() as second:
+            assert not (await codes.check(first, SECRET, _wrong_secret(code), CLIENT)).ok  # row updated, not committed
+            racing = asyncio.create_task(codes.check(second, SECRET, _wrong_secret(code), OTHER_CLIENT))
+            await asyncio.sleep(0.3)
+            await first.commit()
+            assert not (await asyncio.wait_for(racing, 20)).ok
+            await second.commit()
+        async with maker() as fresh:
+            attempts = await fresh.scalar(select(EnrollmentCode.failed_attempts)
+                                          .where(EnrollmentCode.account_id == account.id,
+                                                 EnrollmentCode.revoked_at.is_(None)))
+            await fresh.rollback()
+    finally:
+        await engine.dispose()
+    assert attempts == 2

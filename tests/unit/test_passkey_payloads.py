@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.models import Challenge, Credential, EnrollmentCode, UserSession
 from server.audit.models import AuditEvent
-from server.db import make_engine, make_sessionmaker, utcnow
+from server.db import utcnow
 from tests.conftest import BASE_URL, csrf_token
 
 RP_ID = "testserver.local"
@@ -62,21 +62,6 @@ class Authenticator:
                          "userHandle": b64url(user_handle) if user_handle is not None else None},
             "clientExtensionResults": {}, "authenticatorAttachment": "platform",
         }
-
-
-@pytest.fixture
-async def db(client, settings):
-    """Like the shared `db`, but on an engine of its own.
-
-    The test client runs the app in another thread and event loop (its blocking portal); an asyncpg
-    connection belongs to the loop that opened it, so the test must not share the app's pool.
-    """
-    engine = make_engine(settings.database_url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
@@ -146,6 +131,25 @@ async def test_a_valid_assertion_signs_in(client, db, headers, passkey):
     assert await count(db, Challenge) == 0
     home = await client.get("/home", follow_redirects=False)
     assert home.status_code == 200
+
+
+@pytest.mark.parametrize("next_value, redirect", [
+    ("/home", "/home"),
+    ("https://evil.example/", "/"),
+    ("//evil.example/", "/"),
+    ("/\\evil.example/", "/"),
+    ("/\t/evil.example/", "/"),
+    ("javascript:alert(1)", "/"),
+    (5, "/"),
+    (["/home"], "/"),
+])
+async def test_sign_in_only_redirects_to_local_paths(client, db, headers, passkey, next_value, redirect):
+    authenticator, account = passkey
+    challenge = await options(client, headers)
+    body = {"credential": authenticator.assertion(challenge, account.webauthn_user_id), "next": next_value}
+    response = await verify(client, headers, body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"redirect": redirect}
 
 
 # --- No ceremony started -----------------------------------------------------------------
