@@ -8,6 +8,7 @@ Not part of `make test`: timings belong here, not in pass/fail tests.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import statistics
@@ -82,6 +83,7 @@ async def measure(settings: Settings, token: str) -> dict[str, list[float]]:
 
 
 def main() -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         url = normalise_database_url(os.environ.get("BENCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp}/bench.db"))
         settings = Settings(database_url=url, secret_key="bench", var_dir=Path(tmp))
