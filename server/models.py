@@ -4,4 +4,6 @@
 def import_all() -> None:
     import server.access.models  # noqa: F401
     import server.audit.models  # noqa: F401
+    import server.meetings.models  # noqa: F401
+    import server.notify.models  # noqa: F401
     import server.pathway.models  # noqa: F401

@@ -29,7 +29,8 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+    # camera and microphone only for our own pages (the SHM camera check asks on a button press)
+    headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if scope.get("scheme") == "https":
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"

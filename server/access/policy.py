@@ -55,8 +55,15 @@ MOVE_STAGE = "patient.move_stage"
 RECORD_GP_ACCEPTANCE = "patient.record_gp_acceptance"
 ISSUE_PATIENT_CODE = "patient.issue_code"
 MANAGE_STAFF = "staff.manage"
+EDIT_WISHES = "meeting.edit_wishes"  # the patient's own SHM wishes
+REVIEW_WISHES = "meeting.review_wishes"
+VIEW_MEETING = "meeting.view"
+SCHEDULE_MEETING = "meeting.schedule"  # schedule, reschedule, cancel
+MANAGE_INVITATIONS = "meeting.manage_invitations"
 
-_CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE}
+_CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE,
+                      REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS}
+_PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING}
 
 
 def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
@@ -69,5 +76,5 @@ def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
         # Admins manage staff accounts; they do not see health data.
         return action == MANAGE_STAFF
     if actor.role == "patient":
-        return action == VIEW_PATIENT and patient_id is not None and patient_id == actor.patient_id
+        return action in _PATIENT_OWN_ACTIONS and patient_id is not None and patient_id == actor.patient_id
     return False

@@ -14,7 +14,7 @@ async def test_every_page_has_strict_security_headers(client):
     assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "same-origin"
-    assert "camera=()" in response.headers["permissions-policy"]
+    assert "camera=(self)" in response.headers["permissions-policy"] and "geolocation=()" in response.headers["permissions-policy"]
     assert response.headers["strict-transport-security"].startswith("max-age=")  # served over https here
 
 
