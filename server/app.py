@@ -19,7 +19,7 @@ from server.access import admin_routes
 from server.access import routes as access_routes
 from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
-from server.meetings import invitation_routes, schedule_routes, wishes_routes
+from server.meetings import invitation_routes, schedule_routes, wishes_routes, worklist_routes
 from server.pathway import routes as pathway_routes
 from server.access.middleware import request_context_middleware
 from server.access.policy import PUBLIC
@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     env = make_environment(settings, manifest)
     app = Litestar(
         route_handlers=[*site.ROUTES, *access_routes.ROUTES, *admin_routes.ROUTES, *pathway_routes.ROUTES,
-                        *wishes_routes.ROUTES, *schedule_routes.ROUTES, *invitation_routes.ROUTES],
+                        *wishes_routes.ROUTES, *schedule_routes.ROUTES, *invitation_routes.ROUTES,
+                        *worklist_routes.ROUTES],
         on_startup=[startup],
         on_shutdown=[shutdown],
         middleware=[request_context_middleware],

@@ -1,3 +1,160 @@
-"""(being written)"""
+"""The patient's "Who should come, and where?" flow, and the clinic's review of it."""
 
-ROUTES: list = []
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+
+from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT, REVIEW_WISHES, can, policy
+from server.access.service import db_of
+from server.audit.service import record
+from server.i18n import N_
+from server.meetings import wishes as service
+from server.pathway.service import load_patient
+from server.web import actor, audit_ctx, flash, redirect, render
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+EDITABLE_STAGES = range(1, 7)  # until SHM 1 has taken place
+
+
+def _own_patient_id(request: Request) -> int:
+    me = actor(request)
+    if not can(me, EDIT_WISHES, me.patient_id):
+        raise NotFoundException()
+    return me.patient_id
+
+
+def _context(wishes, locked: bool) -> dict[str, Any]:
+    return {"wishes": wishes, "answers": (wishes.answers if wishes else {}) or {}, "locked": locked,
+            "state": service.state_of(wishes), "steps": service.STEPS, "topics": service.TOPICS,
+            "roles": service.OTHER_ROLES, "places": service.PLACES}
+
+
+@get("/meeting/wishes", opt=policy(PATIENT))
+async def summary(request: Request) -> Response:
+    patient_id = _own_patient_id(request)
+    db = db_of(request)
+    patient = await load_patient(db, patient_id)
+    wishes = await service.get_wishes(db, patient_id)
+    await record(db, audit_ctx(request), "meeting.wishes_viewed", patient_ids=[patient_id])
+    context = _context(wishes, await service.is_locked(db, patient_id))
+    context |= {"patient": patient, "missing": service.missing_steps(context["answers"]),
+                "open": patient.stage in EDITABLE_STAGES}
+    return render(request, "meetings/wishes_summary.html", context)
+
+
+async def _step_page(request: Request, key: str, *, value=None, errors=None, status: int = 200) -> Response:
+    step = service.step_by_key(key)
+    if step is None:
+        raise NotFoundException()
+    patient_id = _own_patient_id(request)
+    db = db_of(request)
+    patient = await load_patient(db, patient_id)
+    wishes = await service.get_wishes(db, patient_id)
+    context = _context(wishes, await service.is_locked(db, patient_id))
+    if value is None:
+        value = context["answers"].get(key)
+    await record(db, audit_ctx(request), "meeting.wishes_viewed", patient_ids=[patient_id], detail=f"step {key}")
+    context |= {"patient": patient, "step": step, "value": value, "errors": errors or {},
+                "previous": service.previous_step(key), "next": service.next_step(key),
+                "step_number": service.STEP_KEYS.index(key) + 1,
+                "relative_rows": service.RELATIVE_ROWS, "other_rows": service.OTHER_ROWS}
+    return render(request, f"meetings/wishes_{key}.html", context, status=status)
+
+
+@get("/meeting/wishes/{key:str}", opt=policy(PATIENT))
+async def step_page(request: Request, key: str) -> Response:
+    return await _step_page(request, key)
+
+
+async def _save(request: Request, key: str, data: dict[str, Any]):
+    """Save what was typed as the draft, valid or not: nothing typed is lost."""
+    if service.step_by_key(key) is None:
+        raise NotFoundException()
+    patient_id = _own_patient_id(request)
+    db = db_of(request)
+    if await service.is_locked(db, patient_id):
+        return None, None, True
+    value = service.parse_step(key, data)
+    wishes = await service.get_or_create(db, patient_id)
+    await service.save_step(db, audit_ctx(request), wishes, key, value)
+    return value, service.validate_step(key, value), False
+
+
+@post("/meeting/wishes/{key:str}", opt=policy(PATIENT))
+async def save_step(request: Request, key: str, data: Form) -> Response:
+    value, errors, locked = await _save(request, key, data)
+    if locked:
+        flash(request, N_("The clinic has planned the meeting, so your answers can no longer be changed here. "
+                          "Call the clinic if something has changed."), "warning")
+        return redirect(request, "/meeting/wishes")
+    if errors:
+        return await _step_page(request, key, value=value, errors=errors, status=422)
+    following = service.next_step(key)
+    going_to_summary = data.get("to") == "summary" or following is None
+    return redirect(request, "/meeting/wishes" if going_to_summary else f"/meeting/wishes/{following}")
+
+
+@post("/meeting/wishes/{key:str}/autosave", opt=policy(PATIENT))
+async def autosave(request: Request, key: str, data: Form) -> Response:
+    """htmx saves the draft while the patient types; it answers with the small "saved" status."""
+    _value, _errors, locked = await _save(request, key, data)
+    return render(request, "meetings/_autosave_status.html", {"saved": not locked, "locked": locked})
+
+
+@post("/meeting/wishes-submit", opt=policy(PATIENT))
+async def submit(request: Request) -> Response:
+    patient_id = _own_patient_id(request)
+    db = db_of(request)
+    wishes = await service.get_wishes(db, patient_id)
+    if await service.is_locked(db, patient_id):
+        flash(request, N_("The clinic has planned the meeting, so your answers can no longer be changed here. "
+                          "Call the clinic if something has changed."), "warning")
+        return redirect(request, "/meeting/wishes")
+    if wishes is None or service.missing_steps(wishes.answers or {}):
+        flash(request, N_("Some answers are missing. Answer the questions marked below, then send again."), "danger")
+        return redirect(request, "/meeting/wishes")
+    await service.submit(db, audit_ctx(request), wishes)
+    flash(request, N_("Your answers were sent to the clinic. You can still change them until the meeting is planned."))
+    return redirect(request, "/meeting/wishes")
+
+
+# --- Clinic ------------------------------------------------------------------------------------
+
+@get("/clinic/patients/{patient_id:int}/wishes", opt=policy(CLINICIAN))
+async def review(request: Request, patient_id: int) -> Response:
+    if not can(actor(request), REVIEW_WISHES, patient_id):
+        raise NotFoundException()
+    db = db_of(request)
+    patient = await load_patient(db, patient_id)
+    if patient is None:
+        raise NotFoundException()
+    wishes = await service.get_wishes(db, patient_id)
+    await record(db, audit_ctx(request), "meeting.wishes_reviewed", patient_ids=[patient_id])
+    submitted = wishes.submitted_answers if wishes and wishes.submitted_answers else None
+    changed = service.changed_sections(wishes.reviewed_answers, submitted) if submitted and wishes.reviewed_answers \
+        else set()
+    context = {"patient": patient, "wishes": wishes, "answers": submitted or {}, "changed": changed,
+               "state": "read" if service.read_since_sent(wishes) else "sent", "steps": service.STEPS,
+               "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES}
+    return render(request, "meetings/clinic_wishes.html", context)
+
+
+@post("/clinic/patients/{patient_id:int}/wishes/read", opt=policy(CLINICIAN))
+async def mark_read(request: Request, patient_id: int) -> Response:
+    if not can(actor(request), REVIEW_WISHES, patient_id):
+        raise NotFoundException()
+    db = db_of(request)
+    wishes = await service.get_wishes(db, patient_id)
+    if wishes is None or wishes.submitted_answers is None:
+        raise NotFoundException()
+    await service.mark_read(db, audit_ctx(request), wishes)
+    flash(request, N_("Marked as read. The patient can see that the clinic has read their answers."))
+    return redirect(request, f"/clinic/patients/{patient_id}/wishes")
+
+
+ROUTES = [summary, step_page, save_step, autosave, submit, review, mark_read]

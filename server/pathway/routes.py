@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from server.access import codes
 from server.access.models import Account
+from server.meetings.models import Meeting
 from server.access.policy import CLINICIAN, ISSUE_PATIENT_CODE, MOVE_STAGE, PATIENT, RECORD_GP_ACCEPTANCE, \
     VIEW_PATIENT, can, policy
 from server.access.service import create_account, db_of
@@ -112,11 +113,14 @@ async def _show(request: Request, patient, *, move_form=None, move_errors=None, 
     if ids:
         names = dict((await db_of(request).execute(
             select(Account.id, Account.display_name).where(Account.id.in_(ids)))).all())
+    meetings = list((await db_of(request).scalars(
+        select(Meeting).where(Meeting.patient_id == patient.id).order_by(Meeting.number, Meeting.starts_at))).all())
     next_stage = patient.stage + 1 if patient.stage < LAST else patient.stage - 1
     context = {
         "patient": patient, "current": stage(patient.stage), "timeline": service.timeline(patient),
         "deadline": service.deadline_for(patient), "deadline_state": service.deadline_state,
         "stages": STAGES, "stage": stage, "names": names, "events": list(reversed(patient.events)),
+        "meetings": meetings,
         "move_form": move_form or {"to_stage": str(next_stage), "note": "", "reason": ""},
         "move_errors": move_errors or {},
         "gp_form": gp_form or {"accepted_on": today_oslo().isoformat()},

@@ -1,0 +1,248 @@
+"""The patient's wishes for a collaboration meeting: who, where, practical needs, what matters most.
+
+Answers are one JSON document per patient and meeting; each step of the flow owns one key.
+A draft is saved as the patient goes; sending copies it to `submitted_answers` for the clinic.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.service import AuditContext, record
+from server.db import utcnow
+from server.i18n import N_
+from server.meetings.models import Meeting, MeetingWishes
+
+MAX_SHORT = 200
+MAX_LONG = 2000
+RELATIVE_ROWS = 3
+OTHER_ROWS = 3
+PARTS = ("whole", "part")
+TOPICS = {
+    "work": N_("Work"), "sleep": N_("Sleep"), "activity": N_("Activity and exercise"),
+    "medication": N_("Medication"), "mood": N_("Mood and mental health"), "family": N_("Family and daily life"),
+    "finances": N_("Finances"),
+}
+OTHER_ROLES = {
+    "physiotherapist": N_("Physiotherapist"), "psychologist": N_("Psychologist"), "employer": N_("Employer"),
+    "municipal": N_("Municipal services"), "other": N_("Other"),
+}
+PLACES = {"home": N_("Digitally from home (video)"), "clinic": N_("At the pain clinic"),
+          "gp": N_("At my GP's office")}
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    title: str  # msgid: the question, used as the page heading
+
+
+STEPS = (
+    Step("gp", N_("Should your GP take part?")),
+    Step("nav", N_("Should a NAV counsellor take part?")),
+    Step("relatives", N_("Would you like relatives to take part?")),
+    Step("others", N_("Should anyone else take part?")),
+    Step("place", N_("Where should the meeting take place?")),
+    Step("needs", N_("Do you have any practical needs?")),
+    Step("topics", N_("What matters most to you?")),
+)
+STEP_KEYS = [step.key for step in STEPS]
+
+
+def step_by_key(key: str) -> Step | None:
+    return next((step for step in STEPS if step.key == key), None)
+
+
+def next_step(key: str) -> str | None:
+    index = STEP_KEYS.index(key)
+    return STEP_KEYS[index + 1] if index + 1 < len(STEP_KEYS) else None
+
+
+def previous_step(key: str) -> str | None:
+    index = STEP_KEYS.index(key)
+    return STEP_KEYS[index - 1] if index > 0 else None
+
+
+# --- Parsing one step's form into answers (never loses what was typed) -----------------------
+
+def _s(form: dict[str, Any], name: str, limit: int = MAX_SHORT * 5) -> str:
+    value = form.get(name, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()[:limit]
+
+
+def _list(form: dict[str, Any], name: str) -> list[str]:
+    value = form.get(name, [])
+    return [str(v) for v in (value if isinstance(value, list) else [value]) if v]
+
+
+def parse_step(key: str, form: dict[str, Any]) -> Any:
+    if key == "gp":
+        return {"attend": _s(form, "attend"), "part": _s(form, "part") or "whole"}
+    if key == "nav":
+        return {"attend": _s(form, "attend"), "part": _s(form, "part") or "whole", "part_note": _s(form, "part_note")}
+    if key == "relatives":
+        rows = [{"name": _s(form, f"name_{i}"), "relation": _s(form, f"relation_{i}"),
+                 "part": _s(form, f"part_{i}") or "whole"} for i in range(RELATIVE_ROWS)]
+        return [row for row in rows if row["name"] or row["relation"]]
+    if key == "others":
+        rows = [{"role": _s(form, f"role_{i}"), "name": _s(form, f"name_{i}"),
+                 "organisation": _s(form, f"organisation_{i}"), "contact": _s(form, f"contact_{i}"),
+                 "part": _s(form, f"part_{i}") or "whole"} for i in range(OTHER_ROWS)]
+        return [row for row in rows if any(row[f] for f in ("name", "organisation", "contact"))]
+    if key == "place":
+        return {"choice": _s(form, "choice"), "note": _s(form, "note", MAX_LONG + 100)}
+    if key == "needs":
+        return {"interpreter": _s(form, "interpreter"), "hearing": form.get("hearing") == "yes",
+                "vision": form.get("vision") == "yes", "wheelchair": form.get("wheelchair") == "yes",
+                "times_not_working": _s(form, "times_not_working"), "other": _s(form, "other", MAX_LONG + 100)}
+    if key == "topics":
+        return {"suggested": [t for t in _list(form, "suggested") if t in TOPICS],
+                "text": _s(form, "text", MAX_LONG + 100)}
+    raise ValueError(key)
+
+
+def _too_long(errors: dict[str, str], value: str, field: str, limit: int = MAX_SHORT) -> None:
+    if len(value) > limit:
+        errors[field] = N_("This can be at most 2000 characters.") if limit == MAX_LONG \
+            else N_("This can be at most 200 characters.")
+
+
+def validate_step(key: str, value: Any) -> dict[str, str]:
+    """Field errors for one step (field name -> msgid). An answer is required only where we must know."""
+    errors: dict[str, str] = {}
+    if key == "gp":
+        if value["attend"] not in ("yes", "not_my_gp"):
+            errors["attend"] = N_("Choose whether your GP should take part.")
+        if value["part"] not in PARTS:
+            errors["part"] = N_("Choose the whole meeting or a part of it.")
+    elif key == "nav":
+        if value["attend"] not in ("yes", "no", "unsure"):
+            errors["attend"] = N_("Choose yes, no or not sure.")
+        _too_long(errors, value["part_note"], "part_note")
+    elif key == "relatives":
+        seen = set()
+        for i, row in enumerate(value):
+            if not row["name"]:
+                errors[f"name_{i}"] = N_("Write the name of your relative.")
+            key_ = row["name"].lower()
+            if key_ and key_ in seen:
+                errors[f"name_{i}"] = N_("This person is already on the list.")
+            seen.add(key_)
+            _too_long(errors, row["name"], f"name_{i}")
+            _too_long(errors, row["relation"], f"relation_{i}")
+    elif key == "others":
+        seen = set()
+        for i, row in enumerate(value):
+            if row["role"] not in OTHER_ROLES:
+                errors[f"role_{i}"] = N_("Choose what kind of helper this is.")
+            if not row["name"] and not row["organisation"]:
+                errors[f"name_{i}"] = N_("Write a name or an organisation.")
+            if not row["contact"]:
+                errors[f"contact_{i}"] = N_("Write a phone number or an e-mail address, so the clinic can reach them.")
+            key_ = (row["name"] + "|" + row["organisation"]).lower()
+            if key_ in seen:
+                errors[f"name_{i}"] = N_("This person is already on the list.")
+            seen.add(key_)
+            for field in ("name", "organisation", "contact"):
+                _too_long(errors, row[field], f"{field}_{i}")
+    elif key == "place":
+        if value["choice"] not in PLACES:
+            errors["choice"] = N_("Choose where the meeting should take place.")
+        _too_long(errors, value["note"], "note", MAX_LONG)
+    elif key == "needs":
+        for field in ("interpreter", "times_not_working"):
+            _too_long(errors, value[field], field)
+        _too_long(errors, value["other"], "other", MAX_LONG)
+    elif key == "topics":
+        _too_long(errors, value["text"], "text", MAX_LONG)
+    return errors
+
+
+def missing_steps(answers: dict[str, Any]) -> list[str]:
+    """Steps that must be answered (and valid) before the wishes can be sent."""
+    required = ("gp", "nav", "place")
+    missing = [key for key in required if key not in answers]
+    missing += [key for key in STEP_KEYS if key in answers and validate_step(key, answers[key])]
+    return [key for key in STEP_KEYS if key in missing]
+
+
+def changed_sections(old: dict | None, new: dict | None) -> set[str]:
+    """Which steps differ between what the clinic last read and what was sent since."""
+    old, new = old or {}, new or {}
+    return {key for key in STEP_KEYS if old.get(key) != new.get(key)}
+
+
+# --- Storage ---------------------------------------------------------------------------------
+
+async def get_wishes(db: AsyncSession, patient_id: int, number: int = 1) -> MeetingWishes | None:
+    return await db.scalar(select(MeetingWishes).where(MeetingWishes.patient_id == patient_id,
+                                                       MeetingWishes.meeting_number == number))
+
+
+async def get_or_create(db: AsyncSession, patient_id: int, number: int = 1) -> MeetingWishes:
+    wishes = await get_wishes(db, patient_id, number)
+    if wishes is None:
+        wishes = MeetingWishes(patient_id=patient_id, meeting_number=number, answers={}, status="draft", version=1)
+        db.add(wishes)
+        await db.flush()
+    return wishes
+
+
+async def is_locked(db: AsyncSession, patient_id: int, number: int = 1) -> bool:
+    """Locked once the clinic has scheduled the meeting (a scheduled, not cancelled, meeting exists)."""
+    return await db.scalar(select(Meeting.id).where(Meeting.patient_id == patient_id, Meeting.number == number,
+                                                    Meeting.status == "scheduled").limit(1)) is not None
+
+
+async def save_step(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes, key: str, value: Any) -> None:
+    answers = copy.deepcopy(wishes.answers or {})
+    answers[key] = value
+    wishes.answers = answers  # a new object, so the JSON column is written
+    wishes.version += 1
+    wishes.updated_at = utcnow()
+    await db.flush()
+    await record(db, ctx, "meeting.wishes_saved", patient_ids=[wishes.patient_id], detail=f"step {key}")
+
+
+async def submit(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> None:
+    wishes.submitted_answers = copy.deepcopy(wishes.answers)
+    wishes.status = "submitted"
+    wishes.submitted_at = utcnow()
+    wishes.version += 1
+    await db.flush()
+    await record(db, ctx, "meeting.wishes_submitted", patient_ids=[wishes.patient_id])
+
+
+async def mark_read(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> None:
+    wishes.read_at = utcnow()
+    wishes.read_by = ctx.account_id
+    wishes.reviewed_answers = copy.deepcopy(wishes.submitted_answers)
+    await db.flush()
+    await record(db, ctx, "meeting.wishes_read", patient_ids=[wishes.patient_id])
+
+
+def read_since_sent(wishes: MeetingWishes | None) -> bool:
+    """Has the clinic read what the patient last sent?"""
+    return bool(wishes and wishes.read_at and wishes.submitted_at and wishes.read_at >= wishes.submitted_at)
+
+
+def state_of(wishes: MeetingWishes | None) -> str:
+    """none | draft | sent | read | changed_unsent (sent, but the draft has changes not sent yet)."""
+    if wishes is None or (not wishes.answers and wishes.status == "draft"):
+        return "none"
+    if wishes.status == "draft":
+        return "draft"
+    if wishes.answers != wishes.submitted_answers:
+        return "changed_unsent"
+    if read_since_sent(wishes):
+        return "read"
+    return "sent"
+
+

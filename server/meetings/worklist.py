@@ -1,0 +1,46 @@
+"""The clinic's worklist: new or changed patient input, unanswered GP invitations, deadlines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from server.audit.service import AuditContext, record
+from server.db import utcnow
+from server.i18n import today_oslo
+from server.meetings.models import Invitation, Meeting, MeetingParticipant, MeetingWishes
+from server.pathway.models import Patient
+from server.pathway.service import CLOSE_DAYS
+
+GP_ANSWER_DAYS = 7
+LIMIT = 100
+
+
+async def build(db: AsyncSession, ctx: AuditContext) -> dict:
+    new_input = (await db.execute(
+        select(MeetingWishes, Patient).join(Patient, Patient.id == MeetingWishes.patient_id)
+        .where(MeetingWishes.submitted_at.is_not(None),
+               or_(MeetingWishes.read_at.is_(None), MeetingWishes.read_at < MeetingWishes.submitted_at))
+        .order_by(MeetingWishes.submitted_at).limit(LIMIT)
+    )).all()
+    waiting_gp = (await db.execute(
+        select(Invitation, Meeting, Patient)
+        .join(MeetingParticipant, MeetingParticipant.id == Invitation.participant_id)
+        .join(Meeting, Meeting.id == MeetingParticipant.meeting_id)
+        .join(Patient, Patient.id == Meeting.patient_id)
+        .where(MeetingParticipant.kind == "gp", Invitation.answer == "pending", Invitation.revoked_at.is_(None),
+               Invitation.created_at <= utcnow() - timedelta(days=GP_ANSWER_DAYS), Meeting.status == "scheduled")
+        .order_by(Invitation.created_at).limit(LIMIT)
+    )).all()
+    deadlines = list((await db.scalars(
+        select(Patient).options(selectinload(Patient.events)).where(and_(Patient.next_deadline.is_not(None),
+                                   Patient.next_deadline <= today_oslo() + timedelta(days=CLOSE_DAYS)))
+        .order_by(Patient.next_deadline, Patient.id).limit(LIMIT)
+    )).all())
+    shown = {p.id for _, p in new_input} | {p.id for _, _, p in waiting_gp} | {p.id for p in deadlines}
+    if shown:
+        await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
+    return {"new_input": new_input, "waiting_gp": waiting_gp, "deadlines": deadlines}
