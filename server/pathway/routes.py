@@ -8,10 +8,10 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from server.access import codes
-from server.access.models import Account
+from server.access import codes, sessions
+from server.access.models import Account, Credential
 from server.meetings.models import Meeting
 from server.access.policy import CLINICIAN, ISSUE_PATIENT_CODE, MOVE_STAGE, PATIENT, RECORD_GP_ACCEPTANCE, \
     VIEW_PATIENT, can, policy
@@ -171,9 +171,6 @@ async def issue_patient_code(request: Request, patient_id: int, data: Form) -> R
         account = await create_account(db, "patient", patient.name, patient_id=patient.id)
     removed = 0
     if data.get("remove_passkeys") == "yes":
-        from server.access import sessions
-        from server.access.models import Credential
-        from sqlalchemy import delete
         removed = (await db.execute(delete(Credential).where(Credential.account_id == account.id))).rowcount or 0
         await sessions.end_all_for_account(db, account.id)
     settings = request.app.state.settings
