@@ -1,3 +1,219 @@
-"""(being written)"""
+"""Invitation links: the external participant's page (no account) and the clinic's invitations page."""
 
-ROUTES: list = []
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from sqlalchemy import select
+
+from server.access.models import Account
+from server.access.policy import CLINICIAN, MANAGE_INVITATIONS, PUBLIC, can, policy
+from server.access.service import db_of
+from server.audit.service import record
+from server.i18n import N_
+from server.meetings import invitations as service
+from server.meetings.models import Meeting, MeetingParticipant
+from server.pathway.models import Patient
+from server.web import actor, audit_ctx, flash, redirect, render
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+EXTERNAL_HEADERS = {"X-Robots-Tag": "noindex, nofollow"}
+
+
+def _text(data: dict[str, Any], *fields: str) -> dict[str, str]:
+    return {field: str(data.get(field, ""))[:10_000] for field in fields}
+
+
+def _secret(request: Request) -> str:
+    return request.app.state.settings.secret_key
+
+
+def _request_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "")
+
+
+# --- The external participant (no account) ------------------------------------------------------
+
+async def _refused(request: Request, opened: service.Opened) -> Response:
+    """Plain page; changes nothing. A link we issued that no longer works is audited as its participant."""
+    if opened.invitation is not None:
+        await record(db_of(request), service.participant_ctx(opened.participant, _request_id(request)),
+                     "invitation.refused", patient_ids=[opened.meeting.patient_id], outcome="refused",
+                     detail=f"invitation {opened.invitation.id}: {opened.problem}")
+    status = 404 if opened.problem == "unknown" else 410
+    return render(request, "meetings/invitation_invalid.html", {}, status=status, headers=EXTERNAL_HEADERS)
+
+
+def _external_context(opened: service.Opened, token: str) -> dict[str, Any]:
+    start, end = service.local_times(opened.meeting)
+    return {"invitation": opened.invitation, "participant": opened.participant, "meeting": opened.meeting,
+            "segments": service.segments_for(opened.participant, opened.meeting), "token": token,
+            "start_time": start, "end_time": end, "max_comment": service.MAX_COMMENT}
+
+
+@get("/invitation/{token:str}", opt=policy(PUBLIC))
+async def invitation_page(request: Request, token: str) -> Response:
+    db = db_of(request)
+    opened = await service.open_link(db, _secret(request), token)
+    if opened.problem:
+        return await _refused(request, opened)
+    await record(db, service.participant_ctx(opened.participant, _request_id(request)), "invitation.viewed",
+                 patient_ids=[opened.meeting.patient_id], detail=f"invitation {opened.invitation.id}")
+    invitation = opened.invitation
+    form = {"answer": "" if invitation.answer == "pending" else invitation.answer,
+            "proposed_time": invitation.proposed_time, "comment": invitation.comment}
+    return render(request, "meetings/invitation.html", _external_context(opened, token) | {
+        "form": form, "errors": {}}, headers=EXTERNAL_HEADERS)
+
+
+@post("/invitation/{token:str}/answer", opt=policy(PUBLIC))
+async def answer(request: Request, token: str, data: Form) -> Response:
+    db = db_of(request)
+    opened = await service.open_link(db, _secret(request), token)
+    if opened.problem:
+        return await _refused(request, opened)
+    ctx = service.participant_ctx(opened.participant, _request_id(request))
+    form = _text(data, "answer", "proposed_time", "comment")
+    errors = service.validate_answer(form)
+    if errors:
+        await record(db, ctx, "invitation.answer_refused", patient_ids=[opened.meeting.patient_id],
+                     outcome="refused", detail=f"invitation {opened.invitation.id}")
+        return render(request, "meetings/invitation.html", _external_context(opened, token) | {
+            "form": form, "errors": errors}, status=422, headers=EXTERNAL_HEADERS)
+    await service.apply_answer(db, ctx, opened.invitation, form)
+    return render(request, "meetings/invitation_done.html", _external_context(opened, token),
+                  headers=EXTERNAL_HEADERS)
+
+
+# --- The clinic -------------------------------------------------------------------------------
+
+async def _meeting_for(request: Request, meeting_id: int) -> Meeting:
+    meeting = await service.load_meeting(db_of(request), meeting_id)
+    if meeting is None or not can(actor(request), MANAGE_INVITATIONS, meeting.patient_id):
+        raise NotFoundException()
+    return meeting
+
+
+def _participant(meeting: Meeting, participant_id: int) -> MeetingParticipant:
+    """Only a participant of this meeting: any other id is a 404."""
+    for participant in meeting.participants:
+        if participant.id == participant_id:
+            return participant
+    raise NotFoundException()
+
+
+async def _show(request: Request, meeting: Meeting, mode: str = "list", *, target=None, new_link: str = "",
+                form=None, errors=None, status: int = 200) -> Response:
+    db = db_of(request)
+    patient = await db.get(Patient, meeting.patient_id)
+    recorders = {p.invitation.recorded_by for p in meeting.participants if p.invitation and p.invitation.recorded_by}
+    if patient.gp_accepted_recorded_by:
+        recorders.add(patient.gp_accepted_recorded_by)
+    names = dict((await db.execute(select(Account.id, Account.display_name)
+                                   .where(Account.id.in_(recorders)))).all()) if recorders else {}
+    start, end = service.local_times(meeting)
+    context = {
+        "mode": mode, "meeting": meeting, "patient": patient, "target": target, "new_link": new_link,
+        "form": form or {"answer": "", "comment": ""}, "errors": errors or {}, "names": names,
+        "link_state": service.link_state, "can_issue": service.can_issue(meeting),
+        "start_time": start, "end_time": end,
+    }
+    return render(request, "meetings/clinic_invitations.html", context, status=status)
+
+
+def _back(meeting: Meeting) -> str:
+    return f"/clinic/meetings/{meeting.id}/invitations"
+
+
+@get("/clinic/meetings/{meeting_id:int}/invitations", opt=policy(CLINICIAN))
+async def clinic_invitations(request: Request, meeting_id: int) -> Response:
+    meeting = await _meeting_for(request, meeting_id)
+    await record(db_of(request), audit_ctx(request), "invitation.clinic_viewed", patient_ids=[meeting.patient_id],
+                 detail=f"meeting {meeting.id}")
+    return await _show(request, meeting)
+
+
+async def _issue(request: Request, meeting_id: int, participant_id: int, *, renew: bool) -> Response:
+    meeting = await _meeting_for(request, meeting_id)
+    participant = _participant(meeting, participant_id)
+    if not service.can_issue(meeting):
+        flash(request, N_("The meeting is cancelled or over: no new links can be made."), "warning")
+        return redirect(request, _back(meeting))
+    if participant.invitation is not None and not renew:
+        flash(request, N_("%(name)s already has a link. Use “New link” to replace it."), "info",
+              name=participant.name)
+        return redirect(request, _back(meeting))
+    invitation = await service.issue_link(db_of(request), audit_ctx(request), participant, meeting)
+    settings = request.app.state.settings
+    url = service.invitation_url(settings.origin, settings.secret_key, invitation)
+    return await _show(request, meeting, target=participant, new_link=url)
+
+
+@post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/create", opt=policy(CLINICIAN))
+async def create_link(request: Request, meeting_id: int, participant_id: int) -> Response:
+    return await _issue(request, meeting_id, participant_id, renew=False)
+
+
+@post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/new", opt=policy(CLINICIAN))
+async def new_link(request: Request, meeting_id: int, participant_id: int) -> Response:
+    return await _issue(request, meeting_id, participant_id, renew=True)
+
+
+async def _active_invitation(request: Request, meeting_id: int, participant_id: int):
+    meeting = await _meeting_for(request, meeting_id)
+    participant = _participant(meeting, participant_id)
+    if participant.invitation is None:
+        raise NotFoundException()
+    return meeting, participant
+
+
+@get("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/revoke", opt=policy(CLINICIAN))
+async def revoke_confirm(request: Request, meeting_id: int, participant_id: int) -> Response:
+    meeting, participant = await _active_invitation(request, meeting_id, participant_id)
+    await record(db_of(request), audit_ctx(request), "invitation.clinic_viewed", patient_ids=[meeting.patient_id],
+                 detail=f"meeting {meeting.id}")
+    return await _show(request, meeting, "revoke", target=participant)
+
+
+@post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/revoke", opt=policy(CLINICIAN))
+async def revoke(request: Request, meeting_id: int, participant_id: int) -> Response:
+    meeting, participant = await _active_invitation(request, meeting_id, participant_id)
+    if participant.invitation.revoked_at is None:
+        await service.revoke(db_of(request), audit_ctx(request), participant.invitation, meeting)
+    flash(request, N_("The link for %(name)s no longer works."), name=participant.name)
+    return redirect(request, _back(meeting))
+
+
+@get("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/record", opt=policy(CLINICIAN))
+async def record_form(request: Request, meeting_id: int, participant_id: int) -> Response:
+    meeting = await _meeting_for(request, meeting_id)
+    participant = _participant(meeting, participant_id)
+    await record(db_of(request), audit_ctx(request), "invitation.clinic_viewed", patient_ids=[meeting.patient_id],
+                 detail=f"meeting {meeting.id}")
+    return await _show(request, meeting, "record", target=participant)
+
+
+@post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/record", opt=policy(CLINICIAN))
+async def record_answer(request: Request, meeting_id: int, participant_id: int, data: Form) -> Response:
+    meeting = await _meeting_for(request, meeting_id)
+    participant = _participant(meeting, participant_id)
+    if meeting.status == "cancelled":
+        flash(request, N_("The meeting is cancelled: answers can no longer be recorded."), "warning")
+        return redirect(request, _back(meeting))
+    form = _text(data, "answer", "comment")
+    errors = service.validate_answer(form, service.PHONE_ANSWERS)
+    if errors:
+        return await _show(request, meeting, "record", target=participant, form=form, errors=errors, status=422)
+    db, ctx = db_of(request), audit_ctx(request)
+    invitation = participant.invitation or await service.issue_link(db, ctx, participant, meeting)
+    await service.apply_answer(db, ctx, invitation, form, recorded_by=actor(request).account_id)
+    flash(request, N_("The answer from %(name)s was recorded."), name=participant.name)
+    return redirect(request, _back(meeting))
+
+
+ROUTES = [invitation_page, answer, clinic_invitations, create_link, new_link, revoke_confirm, revoke, record_form,
+          record_answer]

@@ -208,3 +208,19 @@ async def record_gp_acceptance(db: AsyncSession, ctx: AuditContext, patient: Pat
     patient.version += 1
     await db.flush()
     await record(db, ctx, "patient.gp_acceptance_recorded", patient_ids=[patient.id])
+
+
+async def record_gp_acceptance_from_invitation(db: AsyncSession, ctx: AuditContext, patient: Patient,
+                                               accepted_on: date | None, recorded_by: int | None,
+                                               detail: str = "") -> None:
+    """The GP answered the invitation to SHM 1 (meetings/invitations.py decides when this is called).
+
+    `accepted_on` set: the GP accepted (`recorded_by` None through the link, or the clinician who took
+    the answer by phone). `accepted_on` None: an acceptance given through that invitation is withdrawn.
+    """
+    patient.gp_accepted_on = accepted_on
+    patient.gp_accepted_recorded_by = recorded_by if accepted_on else None
+    patient.version += 1
+    await db.flush()
+    action = "patient.gp_acceptance_recorded" if accepted_on else "patient.gp_acceptance_withdrawn"
+    await record(db, ctx, action, patient_ids=[patient.id], detail=detail)

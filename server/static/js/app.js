@@ -128,7 +128,8 @@
     button.addEventListener("click", function () {
       var source = document.querySelector(button.getAttribute("data-copy"));
       var status = button.parentNode.querySelector("[data-copy-status]");
-      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var text = source.value !== undefined ? source.value : source.textContent;
+      navigator.clipboard.writeText(text.trim()).then(function () {
         if (status) status.textContent = document.documentElement.lang === "en" ? "Copied." : "Kopiert.";
       });
     });
