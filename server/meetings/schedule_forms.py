@@ -1,0 +1,389 @@
+"""The clinic's forms for scheduling SHM 1 / SHM 2: reading, prefilling and validating them.
+
+A form is a flat dict of strings (what the browser sent), so a page with errors shows exactly what
+was typed. Participant rows are `p{i}_*` (row 0 the GP, row 1 NAV, rows 2-5 a relative or another
+actor); agenda segments are `s{j}_title` with a checkbox `s{j}_p{i}` per participant row.
+
+Times are entered in Europe/Oslo and stored in UTC. A local time in the spring-forward gap (02:00-03:00
+on the last Sunday of March) does not exist and is refused. A local time in the autumn hour that
+happens twice (02:00-03:00 on the last Sunday of October) means its FIRST occurrence (fold=0, still
+summer time, UTC+2): the clinic can pick 03:00 or later for anything after the change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from server.i18n import N_, OSLO
+
+MIN_DURATION, MAX_DURATION = 15, 480
+MAX_SHORT, MAX_NOTE, MAX_LINK = 200, 2000, 500
+MAX_YEARS_AHEAD = 2
+SHM2_WEEKS = 26
+PARTICIPANT_ROWS = 6  # GP, NAV, and up to four relatives or other actors
+EXTRA_ROWS = range(2, PARTICIPANT_ROWS)
+SEGMENT_ROWS = 4
+ROW_FIELDS = ("name", "role", "organisation", "contact")
+EXTRA_KINDS = ("relative", "other")
+NEEDS_ADDRESS = ("clinic", "gp", "hybrid")
+NEEDS_LINK = ("digital", "hybrid")
+
+FORMAT_LABELS = {"digital": N_("Digital (video)"), "clinic": N_("At the pain clinic"),
+                 "gp": N_("At the GP's office"), "hybrid": N_("Hybrid (in person and video)")}
+KIND_LABELS = {"gp": N_("GP"), "nav": N_("NAV counsellor"), "relative": N_("Relative"), "other": N_("Other actor")}
+# Same msgids as the patient's wishes flow (meetings/wishes.py), so they share translations.
+TOPIC_LABELS = {
+    "work": N_("Work"), "sleep": N_("Sleep"), "activity": N_("Activity and exercise"),
+    "medication": N_("Medication"), "mood": N_("Mood and mental health"), "family": N_("Family and daily life"),
+    "finances": N_("Finances"),
+}
+OTHER_ROLE_LABELS = {
+    "physiotherapist": N_("Physiotherapist"), "psychologist": N_("Psychologist"), "employer": N_("Employer"),
+    "municipal": N_("Municipal services"), "other": N_("Other"),
+}
+FIRST_SEGMENT = {1: N_("Feedback from the assessment"), 2: N_("Evaluation of the action plan")}
+PLACE_TO_FORMAT = {"home": "digital", "clinic": "clinic", "gp": "gp"}
+
+TOO_LONG = N_("This can be at most 200 characters.")
+NOTE_TOO_LONG = N_("This can be at most 2000 characters.")
+
+
+class NonexistentTime(ValueError):
+    """A wall-clock time that Europe/Oslo skips (the spring-forward hour)."""
+
+
+def oslo_to_utc(day: date, clock: time) -> datetime:
+    """Local Oslo date and time → aware UTC datetime. Ambiguous autumn times: the first occurrence."""
+    local = datetime.combine(day, clock.replace(tzinfo=None)).replace(tzinfo=OSLO, fold=0)
+    utc = local.astimezone(timezone.utc)
+    if utc.astimezone(OSLO).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise NonexistentTime(f"{day} {clock} does not exist in Europe/Oslo")
+    return utc
+
+
+def parse_date(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw.strip())
+    except (ValueError, AttributeError):
+        return None
+
+
+_CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})(?::00)?$")
+
+
+def parse_time(raw: str) -> time | None:
+    match = _CLOCK.match((raw or "").strip())
+    if not match:
+        return None
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    return time(hours, minutes) if hours < 24 and minutes < 60 else None
+
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+def video_link_error(link: str) -> str | None:
+    """None if `link` is a well-formed https address; else the msgid of the problem."""
+    if len(link) > MAX_LINK:
+        return N_("The video link can be at most 500 characters.")
+    if any(ch.isspace() for ch in link) or any(ord(ch) < 32 for ch in link):
+        return N_("Enter the video link without spaces, for example https://meet.example.no/abc-123.")
+    try:
+        parts = urlsplit(link)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return N_("Enter a complete video link, for example https://meet.example.no/abc-123.")
+    if parts.scheme.lower() != "https":
+        return N_("The video link must start with https:// (a secure connection).")
+    if not _HOST.match(host) or parts.username or parts.password:
+        return N_("Enter a complete video link, for example https://meet.example.no/abc-123.")
+    return None
+
+
+@dataclass
+class ParticipantIn:
+    row: int
+    kind: str
+    name: str
+    role: str
+    organisation: str
+    contact: str
+    whole_meeting: bool
+
+
+@dataclass
+class MeetingPlan:
+    starts_at: datetime
+    duration_minutes: int
+    format: str
+    address: str
+    video_link: str
+    clinic_note: str
+    late_reason: str
+    participants: list[ParticipantIn] = field(default_factory=list)
+    segments: list[tuple[str, list[int]]] = field(default_factory=list)  # title, participant rows
+
+
+def form_keys() -> list[str]:
+    keys = ["date", "time", "duration", "format", "address", "video_link", "clinic_note", "late_reason", "version",
+            "reason"]
+    for i in range(PARTICIPANT_ROWS):
+        keys += [f"p{i}_{name}" for name in (*ROW_FIELDS, "kind", "part")]
+    for j in range(SEGMENT_ROWS):
+        keys += [f"s{j}_title"] + [f"s{j}_p{i}" for i in range(PARTICIPANT_ROWS)]
+    return keys
+
+
+def read_form(data: dict[str, Any]) -> dict[str, str]:
+    """Only the fields we know, as strings (capped, so a huge post cannot bloat a page)."""
+    form = {}
+    for key in form_keys():
+        value = data.get(key, "")
+        if isinstance(value, list):
+            value = value[0] if value else ""
+        form[key] = str(value)[:10_000]
+    return form
+
+
+def row_kind(form: dict[str, str], i: int) -> str:
+    if i == 0:
+        return "gp"
+    if i == 1:
+        return "nav"
+    kind = form.get(f"p{i}_kind", "")
+    return kind if kind in EXTRA_KINDS else "other"
+
+
+# --- Prefill --------------------------------------------------------------------------------
+
+def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, first_segment_title: str) -> dict[str, str]:
+    """A new form: the GP from the patient record, then whatever the patient asked for."""
+    wishes = wishes or {}
+    form = {key: "" for key in form_keys()}
+    form.update({"duration": "90", "format": "digital", "s0_title": first_segment_title})
+    for i in range(PARTICIPANT_ROWS):
+        form[f"p{i}_part"] = "whole"
+        form[f"p{i}_kind"] = "relative" if i in EXTRA_ROWS else ""
+    gp = wishes.get("gp") or {}
+    if gp.get("attend") != "not_my_gp":
+        form["p0_name"], form["p0_organisation"] = gp_name, gp_office
+    form["p0_part"] = _part(gp.get("part"))
+    nav = wishes.get("nav") or {}
+    form["p1_part"] = _part(nav.get("part"))
+    extra = [("relative", {"name": r.get("name", ""), "role": r.get("relation", ""), "part": r.get("part")})
+             for r in wishes.get("relatives") or [] if isinstance(r, dict)]
+    extra += [("other", {"name": o.get("name", ""), "role": OTHER_ROLE_LABELS.get(o.get("role", ""), o.get("role", "")),
+                         "organisation": o.get("organisation", ""), "contact": o.get("contact", ""),
+                         "part": o.get("part")})
+              for o in wishes.get("others") or [] if isinstance(o, dict)]
+    for i, (kind, row) in zip(EXTRA_ROWS, extra):
+        form[f"p{i}_kind"] = kind
+        for name in ROW_FIELDS:
+            form[f"p{i}_{name}"] = str(row.get(name) or "")[:MAX_SHORT]
+        form[f"p{i}_part"] = _part(row.get("part"))
+    place = (wishes.get("place") or {}).get("choice")
+    form["format"] = PLACE_TO_FORMAT.get(place, "digital")
+    for i in range(PARTICIPANT_ROWS):
+        if form[f"p{i}_name"]:
+            form[f"s0_p{i}"] = "yes"
+    return form
+
+
+def _part(value: Any) -> str:
+    return "part" if value == "part" else "whole"
+
+
+def wishes_summary(wishes: dict | None) -> dict[str, Any]:
+    """What the clinic should see beside the form: the patient's NAV answer, place, needs, topics."""
+    wishes = wishes or {}
+    needs = wishes.get("needs") or {}
+    topics = wishes.get("topics") or {}
+    return {
+        "gp_not_mine": (wishes.get("gp") or {}).get("attend") == "not_my_gp",
+        "nav": (wishes.get("nav") or {}).get("attend", ""),
+        "nav_note": (wishes.get("nav") or {}).get("part_note", ""),
+        "place": (wishes.get("place") or {}).get("choice", ""),
+        "place_note": (wishes.get("place") or {}).get("note", ""),
+        "interpreter": needs.get("interpreter", ""),
+        "hearing": bool(needs.get("hearing")), "vision": bool(needs.get("vision")),
+        "wheelchair": bool(needs.get("wheelchair")),
+        "times_not_working": needs.get("times_not_working", ""), "other_needs": needs.get("other", ""),
+        "topics": [TOPIC_LABELS[t] for t in topics.get("suggested") or [] if t in TOPIC_LABELS],
+        "topics_text": topics.get("text", ""),
+    }
+
+
+# --- Validation -----------------------------------------------------------------------------
+
+def validate_when(form: dict[str, str], errors: dict[str, str], now: datetime) -> datetime | None:
+    """Date, time and duration → the start in UTC, or None with errors added (the length is checked too)."""
+    day, clock = parse_date(form.get("date", "")), parse_time(form.get("time", ""))
+    try:
+        duration = int(form.get("duration", "").strip())
+    except ValueError:
+        duration = 0
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        errors["duration"] = N_("Enter the length in minutes, between 15 and 480.")
+    if day is None:
+        errors["date"] = N_("Enter the date as a real date, for example 2027-03-14.")
+    if clock is None:
+        errors["time"] = N_("Enter the time as hours and minutes, for example 10:00.")
+    if day is None or clock is None:
+        return None
+    if day > now.astimezone(OSLO).date() + timedelta(days=366 * MAX_YEARS_AHEAD):
+        errors["date"] = N_("The meeting must be within the next two years.")
+        return None
+    try:
+        starts_at = oslo_to_utc(day, clock)
+    except NonexistentTime:
+        errors["time"] = N_("This time does not exist: the clocks go forward from 02:00 to 03:00 that night. "
+                            "Choose another time.")
+        return None
+    if starts_at <= now:
+        errors["date"] = N_("The meeting must be in the future. Check the date and time.")
+        return None
+    return None if "duration" in errors else starts_at
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Another meeting of the same patient, as far as ordering rules need it."""
+
+    number: int
+    starts_at: datetime
+    duration_minutes: int
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+def validate_order(number: int, starts_at: datetime, duration: int, others: list[Slot], late_reason: str,
+                   errors: dict[str, str]) -> None:
+    """SHM 1 before SHM 2, no overlap, and SHM 2 within 26 weeks of SHM 1 unless a reason is given."""
+    shm1 = next((slot for slot in others if slot.number == 1), None)
+    shm2 = next((slot for slot in others if slot.number == 2), None)
+    if number == 2:
+        if shm1 is None:
+            errors["date"] = N_("Schedule collaboration meeting 1 first.")
+        elif starts_at < shm1.ends_at:
+            errors["date"] = N_("Collaboration meeting 2 must start after meeting 1 has ended.")
+        elif needs_late_reason(shm1.starts_at, starts_at) and not late_reason.strip():
+            errors["late_reason"] = N_("This is more than 26 weeks after meeting 1. Give the reason.")
+    elif number == 1 and shm2 is not None and shm2.starts_at < starts_at + timedelta(minutes=duration):
+        errors["date"] = N_("Collaboration meeting 1 must end before meeting 2 starts.")
+    if len(late_reason) > MAX_NOTE:
+        errors["late_reason"] = NOTE_TOO_LONG
+
+
+def needs_late_reason(shm1_starts_at: datetime, shm2_starts_at: datetime) -> bool:
+    """Counted in calendar days in Oslo: exactly 26 weeks is on time, one day more is late."""
+    days = (shm2_starts_at.astimezone(OSLO).date() - shm1_starts_at.astimezone(OSLO).date()).days
+    return days > SHM2_WEEKS * 7
+
+
+def validate_schedule(form: dict[str, str], number: int, others: list[Slot], now: datetime
+                      ) -> tuple[dict[str, str], MeetingPlan | None]:
+    errors: dict[str, str] = {}
+    if any(slot.number == number for slot in others):
+        errors["date"] = N_("This collaboration meeting is already scheduled. Reschedule it instead.")
+    starts_at = validate_when(form, errors, now)
+    fmt = form.get("format", "")
+    if fmt not in FORMAT_LABELS:
+        errors["format"] = N_("Choose where the meeting takes place.")
+    address, link = form.get("address", "").strip(), form.get("video_link", "").strip()
+    if len(address) > MAX_SHORT:
+        errors["address"] = TOO_LONG
+    elif fmt in NEEDS_ADDRESS and not address:
+        errors["address"] = N_("Enter the address where the meeting takes place.")
+    if link:
+        problem = video_link_error(link)
+        if problem:
+            errors["video_link"] = problem
+    elif fmt in NEEDS_LINK:
+        errors["video_link"] = N_("Enter the video link for the meeting.")
+    if len(form.get("clinic_note", "")) > MAX_NOTE:
+        errors["clinic_note"] = NOTE_TOO_LONG
+    participants = _participants(form, errors)
+    segments = _segments(form, errors, {p.row for p in participants})
+    duration = int(form["duration"]) if "duration" not in errors else 0
+    if starts_at is not None and "date" not in errors and duration:
+        validate_order(number, starts_at, duration, others, form.get("late_reason", ""), errors)
+    elif len(form.get("late_reason", "")) > MAX_NOTE:
+        errors["late_reason"] = NOTE_TOO_LONG
+    if errors:
+        return errors, None
+    return errors, MeetingPlan(starts_at, duration, fmt, address, link, form.get("clinic_note", "").strip(),
+                               form.get("late_reason", "").strip(), participants, segments)
+
+
+def _participants(form: dict[str, str], errors: dict[str, str]) -> list[ParticipantIn]:
+    result: list[ParticipantIn] = []
+    seen: set[tuple[str, str]] = set()
+    for i in range(PARTICIPANT_ROWS):
+        values = {name: form.get(f"p{i}_{name}", "").strip() for name in ROW_FIELDS}
+        if not any(values.values()):
+            continue
+        too_long = [name for name in ROW_FIELDS if len(values[name]) > MAX_SHORT]
+        for name in too_long:
+            errors[f"p{i}_{name}"] = TOO_LONG
+        kind = row_kind(form, i)
+        if not values["name"]:
+            errors[f"p{i}_name"] = N_("Enter the participant's name, or empty the row.")
+        elif not values["contact"]:
+            errors[f"p{i}_contact"] = N_("Enter how to reach this participant: a phone number or an e-mail address.")
+        key = (kind, values["name"].casefold())
+        if values["name"] and key in seen:
+            errors[f"p{i}_name"] = N_("This participant is already on the list.")
+        seen.add(key)
+        if too_long or f"p{i}_name" in errors or f"p{i}_contact" in errors:
+            continue
+        result.append(ParticipantIn(i, kind, values["name"], values["role"], values["organisation"],
+                                    values["contact"], form.get(f"p{i}_part") != "part"))
+    return result
+
+
+def _segments(form: dict[str, str], errors: dict[str, str], rows: set[int]) -> list[tuple[str, list[int]]]:
+    segments = []
+    for j in range(SEGMENT_ROWS):
+        title = form.get(f"s{j}_title", "").strip()
+        if not title:
+            continue
+        if len(title) > MAX_SHORT:
+            errors[f"s{j}_title"] = TOO_LONG
+            continue
+        segments.append((title, [i for i in range(PARTICIPANT_ROWS) if form.get(f"s{j}_p{i}") and i in rows]))
+    return segments
+
+
+def validate_reschedule(form: dict[str, str], number: int, version: int, others: list[Slot], now: datetime
+                        ) -> tuple[dict[str, str], datetime | None, int]:
+    errors: dict[str, str] = {}
+    if form.get("version", "") != str(version):
+        errors["date"] = N_("Someone else changed this meeting while you had the page open. "
+                            "Check the meeting's current time below and try again.")
+        return errors, None, 0
+    starts_at = validate_when(form, errors, now)
+    duration = int(form["duration"]) if "duration" not in errors else 0
+    if len(form.get("reason", "")) > MAX_NOTE:
+        errors["reason"] = NOTE_TOO_LONG
+    if starts_at is not None and "date" not in errors and duration:
+        validate_order(number, starts_at, duration, others, form.get("late_reason", ""), errors)
+    return errors, (None if errors else starts_at), duration
+
+
+def validate_cancel(form: dict[str, str], version: int) -> dict[str, str]:
+    if form.get("version", "") != str(version):
+        return {"reason": N_("Someone else changed this meeting while you had the page open. "
+                             "Check the meeting and try again.")}
+    reason = form.get("reason", "").strip()
+    if not reason:
+        return {"reason": N_("Give the reason for cancelling. The patient is told that the meeting is cancelled.")}
+    if len(reason) > MAX_NOTE:
+        return {"reason": NOTE_TOO_LONG}
+    return {}

@@ -1,0 +1,204 @@
+"""Scheduling SHM 1 / SHM 2: plain async functions, each writing its audit rows and notifications.
+
+Forms and validation are in meetings/schedule_forms.py; the calendar file in meetings/ics.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from babel.dates import format_time
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from server.access.models import Account
+from server.audit.service import AuditContext, record
+from server.db import utcnow
+from server.i18n import N_, OSLO, Formatter
+from server.meetings import invitations
+from server.meetings.models import AgendaSegment, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
+from server.meetings.schedule_forms import TOPIC_LABELS, MeetingPlan, Slot
+from server.notify.service import notify
+from server.pathway.models import Patient
+
+JOIN_OPENS_BEFORE = timedelta(minutes=15)
+
+MSG_SCHEDULED = N_("Your collaboration meeting %(number)s is planned for %(when)s.")
+MSG_RESCHEDULED = N_("Your collaboration meeting %(number)s was moved to %(when)s.")
+MSG_CANCELLED = N_("Your collaboration meeting %(number)s on %(when)s was cancelled.")
+
+
+def ends_at(meeting: Meeting) -> datetime:
+    return meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
+
+
+def slots(meetings: list[Meeting], leave_out: int | None = None) -> list[Slot]:
+    """The patient's scheduled (not cancelled) meetings, for the ordering rules."""
+    return [Slot(m.number, m.starts_at, m.duration_minutes) for m in meetings
+            if m.status == "scheduled" and m.id != leave_out]
+
+
+# --- Loading --------------------------------------------------------------------------------
+
+def _full():
+    return (selectinload(Meeting.participants).selectinload(MeetingParticipant.invitation),
+            selectinload(Meeting.segments), selectinload(Meeting.changes))
+
+
+async def load_patient(db: AsyncSession, patient_id: int, lock: bool = False) -> Patient | None:
+    """`lock`: hold the patient row (PostgreSQL) so two clinicians cannot both schedule SHM 1."""
+    return await db.get(Patient, patient_id, with_for_update=lock or None)
+
+
+async def load_meeting(db: AsyncSession, meeting_id: int, lock: bool = False) -> Meeting | None:
+    """`lock`: hold the meeting row (PostgreSQL) while a change checks and bumps its version."""
+    query = select(Meeting).options(*_full()).where(Meeting.id == meeting_id)
+    return await db.scalar(query.with_for_update(of=Meeting) if lock else query)
+
+
+async def patient_meetings(db: AsyncSession, patient_id: int) -> list[Meeting]:
+    """All of the patient's meetings, cancelled ones included, in order."""
+    return list((await db.scalars(select(Meeting).options(*_full()).where(Meeting.patient_id == patient_id)
+                                  .order_by(Meeting.number, Meeting.starts_at, Meeting.id))).all())
+
+
+async def submitted_wishes(db: AsyncSession, patient_id: int, number: int) -> dict | None:
+    """What the patient sent for SHM `number` (never the unsent draft)."""
+    wishes = await db.scalar(select(MeetingWishes).where(MeetingWishes.patient_id == patient_id,
+                                                         MeetingWishes.meeting_number == number))
+    return wishes.submitted_answers if wishes is not None and wishes.submitted_answers else None
+
+
+async def account_names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict((await db.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))).all())
+
+
+# --- Changes --------------------------------------------------------------------------------
+
+async def schedule(db: AsyncSession, ctx: AuditContext, patient: Patient, number: int, plan: MeetingPlan) -> Meeting:
+    meeting = Meeting(patient_id=patient.id, number=number, starts_at=plan.starts_at,
+                      duration_minutes=plan.duration_minutes, format=plan.format, address=plan.address,
+                      video_link=plan.video_link, status="scheduled", late_reason=plan.late_reason,
+                      clinic_note=plan.clinic_note, version=1, created_by=ctx.account_id, segments=[])
+    by_row: dict[int, MeetingParticipant] = {}
+    for position, p in enumerate(plan.participants):
+        by_row[p.row] = MeetingParticipant(kind=p.kind, name=p.name, role=p.role, organisation=p.organisation,
+                                           contact=p.contact, whole_meeting=p.whole_meeting, position=position)
+    meeting.participants = list(by_row.values())
+    meeting.changes = [MeetingChange(kind="scheduled", by_account_id=ctx.account_id, new_starts_at=plan.starts_at)]
+    db.add(meeting)
+    await db.flush()  # participant ids for the segments
+    meeting.segments.extend(AgendaSegment(position=j, title=title, participant_ids=[by_row[i].id for i in rows])
+                            for j, (title, rows) in enumerate(plan.segments))
+    await db.flush()
+    await notify(db, patient.id, MSG_SCHEDULED, link="/meeting", number=str(number),
+                 when=plan.starts_at.isoformat())
+    await record(db, ctx, "meeting.scheduled", patient_ids=[patient.id], detail=f"meeting {meeting.id}")
+    return meeting
+
+
+async def reschedule(db: AsyncSession, ctx: AuditContext, meeting: Meeting, starts_at: datetime, duration: int,
+                     reason: str, late_reason: str | None) -> None:
+    meeting.changes.append(MeetingChange(kind="rescheduled", by_account_id=ctx.account_id,
+                                         old_starts_at=meeting.starts_at, new_starts_at=starts_at,
+                                         reason=reason.strip()))
+    meeting.starts_at = starts_at
+    meeting.duration_minutes = duration
+    if late_reason is not None:
+        meeting.late_reason = late_reason.strip()
+    meeting.version += 1
+    await db.flush()
+    await invitations.refresh_expiry(db, meeting)  # links stay valid until the (new) end
+    await notify(db, meeting.patient_id, MSG_RESCHEDULED, link="/meeting", number=str(meeting.number),
+                 when=starts_at.isoformat())
+    await record(db, ctx, "meeting.rescheduled", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")
+
+
+async def cancel(db: AsyncSession, ctx: AuditContext, meeting: Meeting, reason: str) -> None:
+    meeting.changes.append(MeetingChange(kind="cancelled", by_account_id=ctx.account_id,
+                                         old_starts_at=meeting.starts_at, reason=reason.strip()))
+    meeting.status = "cancelled"
+    meeting.version += 1
+    await db.flush()
+    await notify(db, meeting.patient_id, MSG_CANCELLED, link="/meeting", number=str(meeting.number),
+                 when=meeting.starts_at.isoformat())
+    await record(db, ctx, "meeting.cancelled", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")
+
+
+# --- The patient's view -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class JoinState:
+    state: str  # soon | open | ended
+    opens_at: datetime
+
+
+def join_state(meeting: Meeting, now: datetime | None = None) -> JoinState:
+    """Server-side: the join link works from 15 minutes before the start until the end."""
+    now = now or utcnow()
+    opens_at = meeting.starts_at - JOIN_OPENS_BEFORE
+    if now < opens_at:
+        return JoinState("soon", opens_at)
+    return JoinState("open" if now <= ends_at(meeting) else "ended", opens_at)
+
+
+def answer_of(participant: MeetingParticipant) -> str:
+    """pending | accepted | declined | proposed, or 'not_invited' when no invitation exists yet."""
+    invitation = participant.invitation
+    return invitation.answer if invitation is not None else "not_invited"
+
+
+def segment_names(meeting: Meeting, segment: AgendaSegment) -> list[str]:
+    names = {p.id: p.name for p in meeting.participants}
+    return [names[i] for i in segment.participant_ids or [] if i in names]
+
+
+def patient_topics(wishes: dict | None) -> dict[str, Any]:
+    topics = (wishes or {}).get("topics") or {}
+    return {"suggested": [TOPIC_LABELS[t] for t in topics.get("suggested") or [] if t in TOPIC_LABELS],
+            "text": str(topics.get("text") or "")}
+
+
+async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: int,
+                               now: datetime | None = None) -> list[dict[str, Any]]:
+    """The patient's scheduled meetings that have not ended, with their own topics."""
+    now = now or utcnow()
+    meetings = [m for m in await patient_meetings(db, patient_id) if m.status == "scheduled" and ends_at(m) >= now]
+    result = []
+    for meeting in meetings:
+        result.append({"meeting": meeting, "ends_at": ends_at(meeting), "join": join_state(meeting, now),
+                       "topics": patient_topics(await submitted_wishes(db, patient_id, meeting.number))})
+    await record(db, ctx, "meeting.patient_viewed", patient_ids=[patient_id],
+                 detail=" ".join(f"meeting {m.id}" for m in meetings))
+    return result
+
+
+def clock(value: datetime, lang: str) -> str:
+    return format_time(value, "short", tzinfo=OSLO, locale=lang)
+
+
+def when_text(value: datetime, lang: str, translate: Callable[[str], str]) -> str:
+    """'Sunday, March 28, 2027 at 10:00 AM' / 'søndag 28. mars 2027 kl. 10:00' (Europe/Oslo)."""
+    return translate(N_("%(date)s at %(time)s")) % {"date": Formatter(lang).date(value, "full"),
+                                                    "time": clock(value, lang)}
+
+
+def notification_text(message: str, params: dict[str, Any], lang: str, translate: Callable[[str], str]) -> str:
+    """A stored msgid with params in the reader's language; `when` params are ISO times shown in Oslo."""
+    shown = {key: str(value) for key, value in (params or {}).items()}
+    if "when" in shown:
+        try:
+            shown["when"] = when_text(datetime.fromisoformat(shown["when"]), lang, translate)
+        except ValueError:
+            pass
+    text = translate(message)
+    try:
+        return text % shown if shown else text
+    except (KeyError, TypeError, ValueError):
+        return text
