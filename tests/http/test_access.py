@@ -12,7 +12,7 @@ from server.access.models import Credential, UserSession
 from server.access.policy import ROUTE_POLICIES, route_allows, Actor
 from server.app import create_app
 from server.settings import Settings
-from tests.conftest import csrf_token
+from tests.conftest import SECRET, csrf_token
 
 
 def all_handlers():
@@ -43,7 +43,27 @@ ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin"]
 ROLE_OF = {"anonymous": "anonymous", "patient_a": "patient", "patient_b": "patient",
            "clinician": "clinician", "admin": "admin"}
 # Routes whose path parameter names an object that belongs to patient A.
-OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/")
+OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/")
+
+
+async def meeting_of(db, patient_id: int):
+    """A scheduled SHM 1 for the patient with a GP participant who has an invitation link."""
+    from datetime import timedelta
+
+    from server.db import utcnow
+    from server.meetings.invitations import make_token
+    from server.meetings.models import Invitation, Meeting, MeetingParticipant
+
+    meeting = Meeting(patient_id=patient_id, number=1, starts_at=utcnow() + timedelta(days=20), duration_minutes=60,
+                      format="digital", video_link="https://video.example/m")
+    gp = MeetingParticipant(kind="gp", name="Dr. Bø", contact="bo@legekontor.no")
+    meeting.participants.append(gp)
+    db.add(meeting)
+    await db.flush()
+    invitation = Invitation(participant_id=gp.id, nonce="nonce-for-tests", expires_at=utcnow() + timedelta(days=21))
+    db.add(invitation)
+    await db.commit()
+    return meeting.id, gp.id, make_token(SECRET, invitation)
 
 
 @pytest.mark.parametrize("path,method", [(p, m) for p, m, _ in HANDLERS if m in ("GET", "POST")],
@@ -54,6 +74,7 @@ async def test_access_matrix(world, client, db, path, method):
     clinician = await world.staff("clinician", "Cecilie Clinician")
     admin = await world.staff("admin", "Arne Admin")
     accounts = {"patient_a": account_a, "patient_b": account_b, "clinician": clinician, "admin": admin}
+    meeting_a, participant_a, token_a = await meeting_of(db, patient_a.id)
     handler = next(h for p, m, h in HANDLERS if p == path and m == method)
     policy_name = handler.opt["policy"]
 
@@ -76,6 +97,10 @@ async def test_access_matrix(world, client, db, path, method):
                    .replace("{credential_id:int}", str(credential_id))
                    .replace("{session_id:int}", str(session_a))
                    .replace("{account_id:int}", str(clinician.id))
+                   .replace("{meeting_id:int}", str(meeting_a))
+                   .replace("{participant_id:int}", str(participant_a))
+                   .replace("{token:str}", token_a)
+                   .replace("{key:str}", "place")
                    .replace("{path:path}", "/does-not-exist.css"))
         assert "{" not in url, f"fill in the path parameter of {path}"
 
@@ -96,7 +121,7 @@ async def test_access_matrix(world, client, db, path, method):
                     assert response.headers["location"].startswith("/login"), label
             else:
                 assert status == 403, label
-        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and "{" in path:
+        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential|session|meeting)_id", path):
             assert status == 404, f"another patient's object must be a 404: {label}"
         else:
             assert status not in (401, 403), label
