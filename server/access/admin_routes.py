@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy import select
 
-from server.access import codes, service, sessions
+from server.access import service, sessions
 from server.access.models import Account
 from server.access.policy import ADMIN, policy
 from server.audit.service import record
@@ -35,6 +35,11 @@ async def _staff_account(request: Request, account_id: int) -> Account:
     return account
 
 
+def _code_page(request: Request, account: Account, code: str) -> Response:
+    return render(request, "admin/code.html", {"account": account, "code": code,
+                                               "days": request.app.state.settings.enrollment_code_days})
+
+
 @get("/admin/accounts", opt=policy(ADMIN))
 async def accounts(request: Request) -> Response:
     return render(request, "admin/accounts.html", {"accounts": await _staff(request), "form": {}, "errors": {}})
@@ -57,22 +62,17 @@ async def create_account(request: Request, data: Form) -> Response:
                       status=422)
     db = service.db_of(request)
     account = await service.create_account(db, role, name)
-    code = await codes.issue(db, request.app.state.settings.secret_key, account.id, actor(request).account_id,
-                             request.app.state.settings.enrollment_code_days)
+    code = await service.issue_code(request, account.id)
     await record(db, audit_ctx(request), "staff.created", detail=f"account {account.id} {role}")
-    return render(request, "admin/code.html", {"account": account, "code": code,
-                                               "days": request.app.state.settings.enrollment_code_days})
+    return _code_page(request, account, code)
 
 
 @post("/admin/accounts/{account_id:int}/code", opt=policy(ADMIN))
 async def issue_code(request: Request, account_id: int) -> Response:
     account = await _staff_account(request, account_id)
-    db = service.db_of(request)
-    code = await codes.issue(db, request.app.state.settings.secret_key, account.id, actor(request).account_id,
-                             request.app.state.settings.enrollment_code_days)
-    await record(db, audit_ctx(request), "staff.code_issued", detail=f"account {account.id}")
-    return render(request, "admin/code.html", {"account": account, "code": code,
-                                               "days": request.app.state.settings.enrollment_code_days})
+    code = await service.issue_code(request, account.id)
+    await record(service.db_of(request), audit_ctx(request), "staff.code_issued", detail=f"account {account.id}")
+    return _code_page(request, account, code)
 
 
 @get("/admin/accounts/{account_id:int}/deactivate", opt=policy(ADMIN))

@@ -8,7 +8,7 @@ from litestar import Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import sessions
+from server.access import codes, sessions
 from server.access.models import Account, Credential, UserSession
 from server.audit.service import AuditContext, record
 
@@ -23,6 +23,13 @@ async def create_account(db: AsyncSession, role: str, display_name: str, patient
     db.add(account)
     await db.flush()
     return account
+
+
+async def issue_code(request: Request, account_id: int) -> str:
+    """A new one-time enrollment code for the account, issued by the acting user (shown once)."""
+    settings = request.app.state.settings
+    return await codes.issue(db_of(request), settings.secret_key, account_id,
+                             request.scope["state"]["actor"].account_id, settings.enrollment_code_days)
 
 
 async def ensure_session(request: Request) -> UserSession:

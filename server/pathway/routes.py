@@ -10,12 +10,12 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy import delete, select
 
-from server.access import codes, sessions
+from server.access import sessions
 from server.access.models import Account, Credential
 from server.meetings.models import Meeting
 from server.access.policy import CLINICIAN, ISSUE_PATIENT_CODE, MOVE_STAGE, PATIENT, RECORD_GP_ACCEPTANCE, \
     VIEW_PATIENT, can, policy
-from server.access.service import create_account, db_of
+from server.access.service import create_account, db_of, issue_code
 from server.audit.service import record
 from server.i18n import N_, today_oslo
 from server.pathway import service
@@ -85,12 +85,15 @@ async def create_patient(request: Request, data: Form) -> Response:
     db = db_of(request)
     patient = await service.create_patient(db, audit_ctx(request), form)
     account = await create_account(db, "patient", patient.name, patient_id=patient.id)
-    settings = request.app.state.settings
-    code = await codes.issue(db, settings.secret_key, account.id, actor(request).account_id,
-                             settings.enrollment_code_days)
+    code = await issue_code(request, account.id)
     await record(db, audit_ctx(request), "patient.code_issued", patient_ids=[patient.id])
-    return render(request, "pathway/code.html", {"patient": patient, "code": code, "created": True,
-                                                 "days": settings.enrollment_code_days})
+    return _code_page(request, patient, code, created=True)
+
+
+def _code_page(request: Request, patient, code: str, created: bool = False, removed: int = 0) -> Response:
+    return render(request, "pathway/code.html", {"patient": patient, "code": code, "created": created,
+                                                 "removed": removed,
+                                                 "days": request.app.state.settings.enrollment_code_days})
 
 
 async def _patient_for(request: Request, patient_id: int, action: str, audit_action: str | None = None):
@@ -173,13 +176,10 @@ async def issue_patient_code(request: Request, patient_id: int, data: Form) -> R
     if data.get("remove_passkeys") == "yes":
         removed = (await db.execute(delete(Credential).where(Credential.account_id == account.id))).rowcount or 0
         await sessions.end_all_for_account(db, account.id)
-    settings = request.app.state.settings
-    code = await codes.issue(db, settings.secret_key, account.id, actor(request).account_id,
-                             settings.enrollment_code_days)
+    code = await issue_code(request, account.id)
     await record(db, audit_ctx(request), "patient.code_issued", patient_ids=[patient.id],
                  detail=f"{removed} passkeys removed")
-    return render(request, "pathway/code.html", {"patient": patient, "code": code, "created": False,
-                                                 "removed": removed, "days": settings.enrollment_code_days})
+    return _code_page(request, patient, code, removed=removed)
 
 
 ROUTES = [home, patient_list, new_patient, create_patient, show_patient, move_stage, gp_acceptance,
