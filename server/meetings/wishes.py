@@ -124,7 +124,7 @@ def validate_step(key: str, value: Any) -> dict[str, str]:
             errors["part"] = N_("Choose the whole meeting or a part of it.")
     elif key == "nav":
         if value["attend"] not in ("yes", "no", "unsure"):
-            errors["attend"] = N_("Choose yes, no or not sure.")
+            errors["attend"] = N_("Choose yes, no or “I am not sure”.")
         _too_long(errors, value["part_note"], "part_note")
     elif key == "relatives":
         seen = set()
