@@ -21,6 +21,8 @@ from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
 from server.meetings import invitation_routes, schedule_routes, wishes_routes, worklist_routes
 from server.pathway import routes as pathway_routes
+from server.plan import clinic_routes as plan_clinic_routes
+from server.plan import patient_routes as plan_patient_routes
 from server.access.middleware import request_context_middleware
 from server.access.policy import PUBLIC
 from server.security import security_headers
@@ -101,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[*site.ROUTES, *access_routes.ROUTES, *admin_routes.ROUTES, *pathway_routes.ROUTES,
                         *wishes_routes.ROUTES, *schedule_routes.ROUTES, *invitation_routes.ROUTES,
-                        *worklist_routes.ROUTES],
+                        *worklist_routes.ROUTES, *plan_clinic_routes.ROUTES, *plan_patient_routes.ROUTES],
         on_startup=[startup],
         on_shutdown=[shutdown],
         middleware=[request_context_middleware],

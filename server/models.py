@@ -7,3 +7,4 @@ def import_all() -> None:
     import server.meetings.models  # noqa: F401
     import server.notify.models  # noqa: F401
     import server.pathway.models  # noqa: F401
+    import server.plan.models  # noqa: F401

@@ -22,7 +22,7 @@ from server.settings import Settings, normalise_database_url
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-TABLES = ["notifications", "meeting_changes", "invitations", "agenda_segments", "meeting_participants",
+TABLES = ["measure_updates", "plan_versions", "action_plans", "notifications", "meeting_changes", "invitations", "agenda_segments", "meeting_participants",
           "meetings", "meeting_wishes", "audit_events", "webauthn_challenges", "sessions", "enrollment_codes", "credentials",
           "rate_limit_hits", "stage_events", "accounts", "patients"]
 

@@ -60,10 +60,13 @@ REVIEW_WISHES = "meeting.review_wishes"
 VIEW_MEETING = "meeting.view"
 SCHEDULE_MEETING = "meeting.schedule"  # schedule, reschedule, cancel
 MANAGE_INVITATIONS = "meeting.manage_invitations"
+VIEW_PLAN = "plan.view"
+EDIT_PLAN = "plan.edit"  # clinicians: draft, publish, evaluate
+UPDATE_OWN_MEASURES = "plan.update_own_measures"  # the patient: status and notes on their own measures
 
 _CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE,
-                      REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS}
-_PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING}
+                      REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS, VIEW_PLAN, EDIT_PLAN}
+_PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING, VIEW_PLAN, UPDATE_OWN_MEASURES}
 
 
 def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
