@@ -1,10 +1,11 @@
-"""The clinic's worklist: new or changed patient input, unanswered GP invitations, deadlines."""
+"""The clinic's worklist: new or changed patient input, progress updates on action plans, unanswered GP
+invitations, deadlines."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +15,7 @@ from server.i18n import today_oslo
 from server.meetings.models import Invitation, Meeting, MeetingParticipant, MeetingWishes
 from server.pathway.models import Patient
 from server.pathway.service import CLOSE_DAYS
+from server.plan.models import ActionPlan, MeasureUpdate
 
 GP_ANSWER_DAYS = 7
 LIMIT = 100
@@ -25,6 +27,13 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         .where(MeetingWishes.submitted_at.is_not(None),
                or_(MeetingWishes.read_at.is_(None), MeetingWishes.read_at < MeetingWishes.submitted_at))
         .order_by(MeetingWishes.submitted_at).limit(LIMIT)
+    )).all()
+    progress = (await db.execute(  # (patient id, name, unread count, newest), longest waiting first
+        select(Patient.id, Patient.name, func.count(MeasureUpdate.id), func.max(MeasureUpdate.at))
+        .join(ActionPlan, ActionPlan.patient_id == Patient.id)
+        .join(MeasureUpdate, MeasureUpdate.plan_id == ActionPlan.id)
+        .where(MeasureUpdate.read_at.is_(None))
+        .group_by(Patient.id, Patient.name).order_by(func.min(MeasureUpdate.at), Patient.id).limit(LIMIT)
     )).all()
     waiting_gp = (await db.execute(
         select(Invitation, Meeting, Patient)
@@ -40,7 +49,8 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
                                    Patient.next_deadline <= today_oslo() + timedelta(days=CLOSE_DAYS)))
         .order_by(Patient.next_deadline, Patient.id).limit(LIMIT)
     )).all())
-    shown = {p.id for _, p in new_input} | {p.id for _, _, p in waiting_gp} | {p.id for p in deadlines}
+    shown = {p.id for _, p in new_input} | {p.id for _, _, p in waiting_gp} | {p.id for p in deadlines} \
+        | {row[0] for row in progress}
     if shown:
         await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
-    return {"new_input": new_input, "waiting_gp": waiting_gp, "deadlines": deadlines}
+    return {"new_input": new_input, "progress": progress, "waiting_gp": waiting_gp, "deadlines": deadlines}

@@ -1,3 +1,143 @@
-"""(being written)"""
+"""The patient's action plan: read the current version, update their own measures, see the history,
+compare two versions and print."""
 
-ROUTES: list = []
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, Parameter
+
+from server.access.policy import PATIENT, UPDATE_OWN_MEASURES, VIEW_PLAN, can, policy
+from server.access.service import db_of
+from server.audit.service import record
+from server.i18n import N_, today_oslo
+from server.pathway.models import Patient
+from server.plan import view as service
+from server.plan.diff import compare
+from server.web import actor, audit_ctx, flash, is_block_request, redirect, render
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _own_patient_id(request: Request, action: str = VIEW_PLAN) -> int:
+    me = actor(request)
+    if me.patient_id is None or not can(me, action, me.patient_id):
+        raise NotFoundException()
+    return me.patient_id
+
+
+def _labels() -> dict[str, Any]:
+    return {"status_labels": service.STATUS_LABELS, "status_colors": service.STATUS_COLORS,
+            "responsible_labels": service.RESPONSIBLE_LABELS, "version_labels": service.VERSION_LABELS,
+            "outcome_labels": service.OUTCOME_LABELS, "field_labels": service.FIELD_LABELS,
+            "as_date": service.parse_date, "note_max": service.NOTE_MAX}
+
+
+def _plan_page(request: Request, plan_view, *, uid: str = "", form=None, errors=None, saved: str = "",
+               status: int = 200) -> Response:
+    """The plan page, or (for an htmx swap) just the card of the measure `uid`."""
+    in_block = bool(uid) and is_block_request(request)
+    own = plan_view.own if plan_view else []
+    context = {"plan": plan_view, "measures_to_render": [plan_view.measure(uid)] if in_block else own,
+               "form": form or {}, "errors": errors or {}, "saved": saved, "form_uid": uid, "in_block": in_block}
+    return render(request, "plan/patient_plan.html", context | _labels(), block="measure", status=status)
+
+
+@get("/plan", opt=policy(PATIENT))
+async def plan_page(request: Request) -> Response:
+    patient_id = _own_patient_id(request)
+    plan_view = await service.read_current(db_of(request), audit_ctx(request), patient_id)
+    return _plan_page(request, plan_view)
+
+
+async def _update(request: Request, uid: str, data: dict, kind: str) -> Response:
+    """Shared by the status and note forms: a form post redirects; an htmx post gets the card back."""
+    patient_id = _own_patient_id(request, UPDATE_OWN_MEASURES)
+    db, ctx = db_of(request), audit_ctx(request)
+    found = await service.own_measure(db, patient_id, uid)
+    if found is None:  # not the patient's own measure in the current version (or not theirs at all)
+        await record(db, ctx, "plan.measure_update_refused", patient_ids=[patient_id], outcome="refused",
+                     detail=f"measure {uid[:40]}")
+        raise NotFoundException()
+    plan, plan_view = found
+    form, errors = service.read_status(data, uid) if kind == "status" else service.read_note(data, uid)
+    if errors:
+        return _plan_page(request, plan_view, uid=uid, form=form, errors=errors, status=422)
+    if kind == "status" and form["status"] == plan_view.measure(uid).status:
+        message = N_("The status was already set to that. Nothing changed.")
+    elif kind == "status":
+        await service.save_update(db, ctx, plan, uid, status=form["status"])
+        message = N_("The status is saved.")
+    else:
+        await service.save_update(db, ctx, plan, uid, note=form["note"])
+        message = N_("Your note is saved. The clinic can read it.")
+    if is_block_request(request):
+        _plan, fresh = await service.current_view(db, patient_id)
+        return _plan_page(request, fresh, uid=uid, saved=message)
+    flash(request, message)
+    return redirect(request, f"/plan#measure-{uid}")
+
+
+@post("/plan/measures/{uid:str}/status", opt=policy(PATIENT))
+async def update_status(request: Request, uid: str, data: Form) -> Response:
+    return await _update(request, uid, data, "status")
+
+
+@post("/plan/measures/{uid:str}/note", opt=policy(PATIENT))
+async def add_note(request: Request, uid: str, data: Form) -> Response:
+    return await _update(request, uid, data, "note")
+
+
+@get("/plan/history", opt=policy(PATIENT))
+async def history(request: Request) -> Response:
+    patient_id = _own_patient_id(request)
+    versions = await service.read_history(db_of(request), audit_ctx(request), patient_id)
+    pair = service.default_pair(versions) if versions else (0, 0)
+    context = {"versions": list(reversed(versions)), "default_from": pair[0], "default_to": pair[1]}
+    return render(request, "plan/patient_history.html", context | _labels())
+
+
+def _number(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) < 9 else None
+
+
+@get("/plan/compare", opt=policy(PATIENT))
+async def compare_versions(request: Request, from_: Annotated[str, Parameter(query="from")] = "",
+                           to: str = "") -> Response:
+    patient_id = _own_patient_id(request)
+    db = db_of(request)
+    plan = await service.load_plan(db, patient_id)
+    versions = service.published(plan)
+    if not versions:
+        raise NotFoundException()
+    default_from, default_to = service.default_pair(versions)
+    older = service.version_by_number(plan, _number(from_) if from_ else default_from)
+    newer = service.version_by_number(plan, _number(to) if to else default_to)
+    if older is None or newer is None:
+        raise NotFoundException()
+    if older.number > newer.number:  # always read from the older to the newer version
+        older, newer = newer, older
+    await record(db, audit_ctx(request), "plan.compared", patient_ids=[patient_id],
+                 detail=f"version {older.number} to {newer.number}")
+    comparison = compare(older.content or {}, newer.content or {}) if older.number != newer.number else None
+    context = {"older": older, "newer": newer, "comparison": comparison, "versions": versions}
+    return render(request, "plan/patient_compare.html", context | _labels())
+
+
+@get("/plan/print", opt=policy(PATIENT))
+async def print_view(request: Request) -> Response:
+    patient_id = _own_patient_id(request)
+    db = db_of(request)
+    plan_view = await service.read_current(db, audit_ctx(request), patient_id, "plan.printed")
+    patient = await db.get(Patient, patient_id)
+    if patient is None:
+        raise NotFoundException()
+    context = {"plan": plan_view, "patient": patient, "today": today_oslo()}
+    return render(request, "plan/print.html", context | _labels())
+
+
+ROUTES = [plan_page, update_status, add_note, history, compare_versions, print_view]

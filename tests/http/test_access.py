@@ -43,7 +43,7 @@ ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin"]
 ROLE_OF = {"anonymous": "anonymous", "patient_a": "patient", "patient_b": "patient",
            "clinician": "clinician", "admin": "admin"}
 # Routes whose path parameter names an object that belongs to patient A.
-OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/")
+OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/")
 
 
 async def meeting_of(db, patient_id: int):
@@ -53,6 +53,7 @@ async def meeting_of(db, patient_id: int):
     from server.db import utcnow
     from server.meetings.invitations import make_token
     from server.meetings.models import Invitation, Meeting, MeetingParticipant
+    from server.plan.models import ActionPlan, PlanVersion
 
     meeting = Meeting(patient_id=patient_id, number=1, starts_at=utcnow() + timedelta(days=20), duration_minutes=60,
                       format="digital", video_link="https://video.example/m")
@@ -60,10 +61,18 @@ async def meeting_of(db, patient_id: int):
     meeting.participants.append(gp)
     db.add(meeting)
     await db.flush()
-    invitation = Invitation(participant_id=gp.id, nonce="nonce-for-tests", expires_at=utcnow() + timedelta(days=21))
+    invitation = Invitation(participant_id=gp.id, nonce="nonce-for-the-access-tests", expires_at=utcnow() + timedelta(days=21))
     db.add(invitation)
+    db.add(ActionPlan(patient_id=patient_id, draft=PLAN, versions=[PlanVersion(number=1, label="shm1", content=PLAN)]))
     await db.commit()
     return meeting.id, gp.id, make_token(SECRET, invitation)
+
+
+# Patient A's published plan with one measure of their own.
+PLAN = {"goals": [{"uid": "g-a0b1c2d3e4f5", "text": "Sove bedre"}],
+        "measures": [{"uid": "m-a0b1c2d3e4f5", "title": "Gå tur", "description": "", "responsible": "patient",
+                      "participant": "", "goal": "g-a0b1c2d3e4f5", "start": "", "due": "", "timeframe": "innen 3 måneder",
+                      "status": "planned", "evaluation": None}]}
 
 
 @pytest.mark.parametrize("path,method", [(p, m) for p, m, _ in HANDLERS if m in ("GET", "POST")],
@@ -101,6 +110,7 @@ async def test_access_matrix(world, client, db, path, method):
                    .replace("{participant_id:int}", str(participant_a))
                    .replace("{token:str}", token_a)
                    .replace("{key:str}", "place")
+                   .replace("{uid:str}", "m-a0b1c2d3e4f5")
                    .replace("{path:path}", "/does-not-exist.css"))
         assert "{" not in url, f"fill in the path parameter of {path}"
 
@@ -121,7 +131,7 @@ async def test_access_matrix(world, client, db, path, method):
                     assert response.headers["location"].startswith("/login"), label
             else:
                 assert status == 403, label
-        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential|session|meeting)_id", path):
+        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential_id|session_id|meeting_id|uid)", path):
             assert status == 404, f"another patient's object must be a 404: {label}"
         else:
             assert status not in (401, 403), label

@@ -1,0 +1,210 @@
+"""The patient's side of the action plan: reading published versions, and status and notes on
+their own measures. Only the patient's own plan is ever loaded here (by their patient id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from server.audit.service import AuditContext, record
+from server.i18n import N_
+from server.plan.models import STATUSES, ActionPlan, MeasureUpdate, PlanVersion
+
+NOTE_MAX = 1000
+NOTES_SHOWN = 3
+
+STATUS_LABELS = {"planned": N_("Planned"), "in_progress": N_("In progress"), "done": N_("Done"),
+                 "paused": N_("Paused"), "ended": N_("Ended")}
+STATUS_COLORS = {"planned": "neutral", "in_progress": "info", "done": "success", "paused": "warning",
+                 "ended": "neutral"}
+RESPONSIBLE_LABELS = {"patient": N_("You"), "gp": N_("Your GP"), "clinic": N_("The pain clinic"), "nav": N_("NAV"),
+                      "participant": N_("Another participant in the meeting")}
+VERSION_LABELS = {"shm1": N_("Collaboration meeting 1"), "update": N_("Update between the meetings"),
+                  "shm2": N_("Collaboration meeting 2")}
+OUTCOME_LABELS = {"kept": N_("Kept"), "changed": N_("Changed"), "finished": N_("Finished"), "dropped": N_("Dropped")}
+FIELD_LABELS = {"title": N_("Measure"), "description": N_("Description"), "responsible": N_("Who is responsible"),
+                "participant": N_("Participant"), "goal": N_("Goal"), "start": N_("Start"), "due": N_("Due date"),
+                "timeframe": N_("Timeframe"), "status": N_("Status")}
+GROUP_ORDER = ("gp", "clinic", "nav", "participant")
+
+
+def parse_date(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class MeasureView:
+    uid: str
+    title: str
+    description: str
+    responsible: str
+    participant: str
+    goal: str  # the goal's text
+    start: date | None
+    due: date | None
+    timeframe: str
+    status: str
+    notes: list[MeasureUpdate] = field(default_factory=list)  # the patient's latest notes, newest first
+
+    @property
+    def own(self) -> bool:
+        return self.responsible == "patient"
+
+
+@dataclass
+class Group:
+    responsible: str
+    participant: str
+    measures: list[MeasureView]
+
+
+@dataclass
+class PlanView:
+    version: PlanVersion
+    goals: list[dict]
+    measures: list[MeasureView]
+
+    @property
+    def own(self) -> list[MeasureView]:
+        return [m for m in self.measures if m.own]
+
+    @property
+    def groups(self) -> list[Group]:
+        """The others' measures grouped by who is responsible: GP, clinic, NAV, then named participants."""
+        groups: dict[tuple[str, str], Group] = {}
+        for measure in self.measures:
+            if measure.own:
+                continue
+            kind = measure.responsible if measure.responsible in GROUP_ORDER else "participant"
+            name = measure.participant if kind == "participant" else ""
+            groups.setdefault((kind, name), Group(kind, name, [])).measures.append(measure)
+        return sorted(groups.values(), key=lambda g: GROUP_ORDER.index(g.responsible))
+
+    @property
+    def ordered(self) -> list[MeasureView]:
+        """The patient's own measures, then the others' by group: the order of the plan page."""
+        return self.own + [m for group in self.groups for m in group.measures]
+
+    def measure(self, uid: str) -> MeasureView | None:
+        return next((m for m in self.measures if m.uid == uid), None)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+async def load_plan(db: AsyncSession, patient_id: int) -> ActionPlan | None:
+    return await db.scalar(select(ActionPlan).options(selectinload(ActionPlan.versions))
+                           .where(ActionPlan.patient_id == patient_id))
+
+
+def published(plan: ActionPlan | None) -> list[PlanVersion]:
+    return sorted(plan.versions, key=lambda v: v.number) if plan else []
+
+
+def version_by_number(plan: ActionPlan | None, number: int) -> PlanVersion | None:
+    return next((v for v in published(plan) if v.number == number), None)
+
+
+async def _updates(db: AsyncSession, plan_id: int) -> list[MeasureUpdate]:
+    return list(await db.scalars(select(MeasureUpdate).where(MeasureUpdate.plan_id == plan_id)
+                                 .order_by(MeasureUpdate.at, MeasureUpdate.id)))
+
+
+def current_status(measure: dict, version: PlanVersion, updates: list[MeasureUpdate]) -> str:
+    """The latest status set on the measure after the version was published, else the version's own."""
+    status = measure.get("status") or "planned"
+    for update in updates:
+        if update.measure_uid == measure.get("uid") and update.status and update.at > version.published_at:
+            status = update.status
+    return status
+
+
+def build_view(version: PlanVersion, updates: list[MeasureUpdate]) -> PlanView:
+    content = version.content or {}
+    goals = [g for g in content.get("goals") or [] if isinstance(g, dict)]
+    goal_texts = {g.get("uid"): g.get("text", "") for g in goals}
+    measures = []
+    for raw in content.get("measures") or []:
+        if not isinstance(raw, dict) or not raw.get("uid"):
+            continue
+        notes = [u for u in reversed(updates) if u.measure_uid == raw["uid"] and u.by_role == "patient" and u.note]
+        measures.append(MeasureView(
+            uid=raw["uid"], title=raw.get("title", ""), description=raw.get("description", ""),
+            responsible=raw.get("responsible", ""), participant=raw.get("participant", ""),
+            goal=goal_texts.get(raw.get("goal"), ""), start=parse_date(raw.get("start")),
+            due=parse_date(raw.get("due")), timeframe=raw.get("timeframe", ""),
+            status=current_status(raw, version, updates), notes=notes[:NOTES_SHOWN]))
+    return PlanView(version, goals, measures)
+
+
+async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | None, PlanView | None]:
+    plan = await load_plan(db, patient_id)
+    versions = published(plan)
+    if not versions:
+        return plan, None
+    return plan, build_view(versions[-1], await _updates(db, plan.id))
+
+
+async def read_current(db: AsyncSession, ctx: AuditContext, patient_id: int,
+                       action: str = "plan.viewed") -> PlanView | None:
+    _plan, view = await current_view(db, patient_id)
+    detail = f"version {view.version.number}" if view else "no version"
+    await record(db, ctx, action, patient_ids=[patient_id], detail=detail)
+    return view
+
+
+async def read_history(db: AsyncSession, ctx: AuditContext, patient_id: int) -> list[PlanVersion]:
+    versions = published(await load_plan(db, patient_id))
+    await record(db, ctx, "plan.history_viewed", patient_ids=[patient_id])
+    return versions
+
+
+def default_pair(versions: list[PlanVersion]) -> tuple[int, int]:
+    """SHM 1's version (else the first) against the latest."""
+    first = next((v for v in versions if v.label == "shm1"), versions[0])
+    return first.number, versions[-1].number
+
+
+# --- The patient's own measures ----------------------------------------------------------------
+
+async def own_measure(db: AsyncSession, patient_id: int, uid: str) -> tuple[ActionPlan, PlanView] | None:
+    """The current plan, if `uid` is one of the patient's own measures in its latest version."""
+    plan, view = await current_view(db, patient_id)
+    if plan is None or view is None:
+        return None
+    measure = view.measure(uid)
+    if measure is None or not measure.own:
+        return None
+    return plan, view
+
+
+def read_status(data: dict, uid: str) -> tuple[dict, dict]:
+    """(typed answers, errors keyed by the field's id in the page, e.g. "status-m-1")."""
+    value = str(data.get("status", "")).strip()[:40]
+    return {"status": value}, ({} if value in STATUSES else {f"status-{uid}": N_("Choose a status")})
+
+
+def read_note(data: dict, uid: str) -> tuple[dict, dict]:
+    value = str(data.get("note", "")).replace("\r\n", "\n").strip()
+    if not value:
+        return {"note": value}, {f"note-{uid}": N_("Write how it is going")}
+    if len(value) > NOTE_MAX:
+        return {"note": value[:10_000]}, {f"note-{uid}": N_("The note can have at most 1000 characters")}
+    return {"note": value}, {}
+
+
+async def save_update(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, uid: str, *,
+                      status: str | None = None, note: str = "") -> MeasureUpdate:
+    update = MeasureUpdate(plan_id=plan.id, measure_uid=uid, by_account_id=ctx.account_id, by_role="patient",
+                           status=status, note=note)
+    db.add(update)
+    await db.flush()
+    action = "plan.measure_status_changed" if status else "plan.measure_note_added"
+    await record(db, ctx, action, patient_ids=[plan.patient_id], detail=f"measure {uid} update {update.id}")
+    return update
