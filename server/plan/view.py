@@ -187,15 +187,15 @@ async def own_measure(db: AsyncSession, patient_id: int, uid: str) -> tuple[Acti
 def read_status(data: dict, uid: str) -> tuple[dict, dict]:
     """(typed answers, errors keyed by the field's id in the page, e.g. "status-m-1")."""
     value = str(data.get("status", "")).strip()[:40]
-    return {"status": value}, ({} if value in STATUSES else {f"status-{uid}": N_("Choose a status")})
+    return {"status": value}, ({} if value in STATUSES else {f"status-{uid}": N_("Choose a status.")})
 
 
 def read_note(data: dict, uid: str) -> tuple[dict, dict]:
     value = str(data.get("note", "")).replace("\r\n", "\n").strip()
     if not value:
-        return {"note": value}, {f"note-{uid}": N_("Write how it is going")}
+        return {"note": value}, {f"note-{uid}": N_("Write how it is going.")}
     if len(value) > NOTE_MAX:
-        return {"note": value[:10_000]}, {f"note-{uid}": N_("The note can have at most 1000 characters")}
+        return {"note": value[:10_000]}, {f"note-{uid}": N_("The note can have at most 1000 characters.")}
     return {"note": value}, {}
 
 
