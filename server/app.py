@@ -87,17 +87,14 @@ def make_environment(settings: Settings, manifest: StaticManifest) -> Environmen
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     manifest = StaticManifest()
-    engine_holder: dict = {}
 
     async def startup(app: Litestar) -> None:
-        engine = make_engine(settings.database_url, echo=settings.sql_echo)
-        engine_holder["engine"] = engine
-        app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
 
     async def shutdown(app: Litestar) -> None:
-        if "engine" in engine_holder:
-            await engine_holder["engine"].dispose()
+        if "engine" in app.state:
+            await app.state.engine.dispose()
 
     env = make_environment(settings, manifest)
     app = Litestar(

@@ -115,7 +115,3 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-class FormErrors(dict):
-    """field name -> msgid; rendered as the GOV.UK error summary plus field messages."""
