@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.models import Account, EnrollmentCode, RateLimitHit
@@ -74,6 +74,10 @@ class CodeCheck:
 
 
 async def client_limited(db: AsyncSession, client: str) -> bool:
+    if db.bind.dialect.name == "postgresql":
+        # One check per client at a time (until this transaction ends), so parallel guesses cannot
+        # all read "under the limit" before any of them is counted. SQLite already serialises writers.
+        await db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"enroll:{client}"})
     since = utcnow() - CLIENT_WINDOW
     hits = await db.scalar(select(func.count()).select_from(RateLimitHit)
                            .where(RateLimitHit.key == f"enroll:{client}", RateLimitHit.at >= since))

@@ -258,3 +258,24 @@ async def test_wrong_guesses_sent_at_the_same_time_all_count(db, world, settings
     finally:
         await engine.dispose()
     assert attempts == 2
+
+
+async def test_parallel_wrong_codes_from_one_device_never_exceed_the_limit(db, settings):
+    """Fourteen wrong codes sent at once from one device: ten are counted, the rest are refused."""
+    engine = make_engine(settings.database_url)
+    try:
+        maker = make_sessionmaker(engine)
+
+        async def guess(n: int) -> str:
+            async with maker() as session:
+                result = await codes.check(session, SECRET, f"ZZZZ-ZZZZ-ZZ{n:02d}", CLIENT)
+                await session.commit()
+                return result.error
+
+        errors = await asyncio.gather(*(guess(n) for n in range(14)))
+    finally:
+        await engine.dispose()
+    assert errors.count("wrong") == codes.MAX_FAILURES_PER_CLIENT
+    assert errors.count("client_limited") == 14 - codes.MAX_FAILURES_PER_CLIENT
+    hits = (await db.execute(select(RateLimitHit).where(RateLimitHit.key == f"enroll:{CLIENT}"))).scalars().all()
+    assert len(hits) == codes.MAX_FAILURES_PER_CLIENT
