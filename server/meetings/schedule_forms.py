@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from server.i18n import N_, OSLO
+from server.meetings.wishes import OTHER_ROLES, TOPICS
 
 MIN_DURATION, MAX_DURATION = 15, 480
 MAX_SHORT, MAX_NOTE, MAX_LINK = 200, 2000, 500
@@ -35,16 +36,9 @@ NEEDS_LINK = ("digital", "hybrid")
 FORMAT_LABELS = {"digital": N_("Digital (video)"), "clinic": N_("At the pain clinic"),
                  "gp": N_("At the GP's office"), "hybrid": N_("Hybrid (in person and video)")}
 KIND_LABELS = {"gp": N_("GP"), "nav": N_("NAV counsellor"), "relative": N_("Relative"), "other": N_("Other actor")}
-# Same msgids as the patient's wishes flow (meetings/wishes.py), so they share translations.
-TOPIC_LABELS = {
-    "work": N_("Work"), "sleep": N_("Sleep"), "activity": N_("Activity and exercise"),
-    "medication": N_("Medication"), "mood": N_("Mood and mental health"), "family": N_("Family and daily life"),
-    "finances": N_("Finances"),
-}
-OTHER_ROLE_LABELS = {
-    "physiotherapist": N_("Physiotherapist"), "psychologist": N_("Psychologist"), "employer": N_("Employer"),
-    "municipal": N_("Municipal services"), "other": N_("Other"),
-}
+# The patient's wishes flow names the topics and helper roles; the scheduling form shows the same words.
+TOPIC_LABELS = TOPICS
+OTHER_ROLE_LABELS = OTHER_ROLES
 FIRST_SEGMENT = {1: N_("Feedback from the assessment"), 2: N_("Evaluation of the action plan")}
 PLACE_TO_FORMAT = {"home": "digital", "clinic": "clinic", "gp": "gp"}
 

@@ -8,24 +8,22 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from server.audit.service import AuditContext, record
 from server.i18n import N_
+from server.plan.forms import OUTCOME_LABELS, STATUS_LABELS  # noqa: F401 - the clinic's labels, re-used here
 from server.plan.models import STATUSES, ActionPlan, MeasureUpdate, PlanVersion
+from server.plan.service import load_plan  # noqa: F401
 
 NOTE_MAX = 1000
 NOTES_SHOWN = 3
 
-STATUS_LABELS = {"planned": N_("Planned"), "in_progress": N_("In progress"), "done": N_("Done"),
-                 "paused": N_("Paused"), "ended": N_("Ended")}
 STATUS_COLORS = {"planned": "neutral", "in_progress": "info", "done": "success", "paused": "warning",
                  "ended": "neutral"}
 RESPONSIBLE_LABELS = {"patient": N_("You"), "gp": N_("Your GP"), "clinic": N_("The pain clinic"), "nav": N_("NAV"),
                       "participant": N_("Another participant in the meeting")}
 VERSION_LABELS = {"shm1": N_("Collaboration meeting 1"), "update": N_("Update between the meetings"),
                   "shm2": N_("Collaboration meeting 2")}
-OUTCOME_LABELS = {"kept": N_("Kept"), "changed": N_("Changed"), "finished": N_("Finished"), "dropped": N_("Dropped")}
 FIELD_LABELS = {"title": N_("Measure"), "description": N_("Description"), "responsible": N_("Who is responsible"),
                 "participant": N_("Participant"), "goal": N_("Goal"), "start": N_("Start"), "due": N_("Due date"),
                 "timeframe": N_("Timeframe"), "status": N_("Status")}
@@ -97,11 +95,6 @@ class PlanView:
 
 
 # --- Reading ------------------------------------------------------------------------------------
-
-async def load_plan(db: AsyncSession, patient_id: int) -> ActionPlan | None:
-    return await db.scalar(select(ActionPlan).options(selectinload(ActionPlan.versions))
-                           .where(ActionPlan.patient_id == patient_id))
-
 
 def published(plan: ActionPlan | None) -> list[PlanVersion]:
     return sorted(plan.versions, key=lambda v: v.number) if plan else []
