@@ -12,6 +12,7 @@ from http.cookies import SimpleCookie
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import sessions
 from server.access.policy import ANONYMOUS, Actor, route_allows
@@ -37,6 +38,11 @@ def session_cookie(token: str | None) -> bytes:
     if token is None:
         return f"{sessions.COOKIE_NAME}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax".encode()
     return f"{sessions.COOKIE_NAME}={token}; Path=/; Secure; HttpOnly; SameSite=Lax".encode()
+
+
+def provide_db(scope: Scope) -> AsyncSession:
+    """The request's session (one transaction per request, opened below): `db: AsyncSession` in a handler."""
+    return scope["state"]["db"]
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:

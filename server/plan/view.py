@@ -192,6 +192,18 @@ def read_note(data: dict, uid: str) -> tuple[dict, dict]:
     return {"note": value}, {}
 
 
+async def refuse_update(db: AsyncSession, ctx: AuditContext, patient_id: int, uid: str) -> None:
+    """Not the patient's own measure in the current version (or not theirs at all): audited, nothing stored."""
+    await record(db, ctx, "plan.measure_update_refused", patient_ids=[patient_id], outcome="refused",
+                 detail=f"measure {uid[:40]}")
+
+
+async def read_comparison(db: AsyncSession, ctx: AuditContext, patient_id: int, older: PlanVersion,
+                          newer: PlanVersion) -> None:
+    """The patient compares two versions: an audited read."""
+    await record(db, ctx, "plan.compared", patient_ids=[patient_id], detail=f"version {older.number} to {newer.number}")
+
+
 async def save_update(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, uid: str, *,
                       status: str | None = None, note: str = "") -> MeasureUpdate:
     update = MeasureUpdate(plan_id=plan.id, measure_uid=uid, by_account_id=ctx.account_id, by_role="patient",

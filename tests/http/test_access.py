@@ -9,7 +9,7 @@ from litestar.routes import HTTPRoute
 from sqlalchemy import select
 
 from server.access.models import Credential, UserSession
-from server.access.policy import ROUTE_POLICIES, route_allows, Actor
+from server.access.policy import ROUTE_POLICIES, Actor, route_allows
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import SECRET, csrf_token

@@ -8,8 +8,17 @@ import pytest
 
 from server.meetings import ics
 from server.meetings.models import Meeting
-from server.meetings.schedule_forms import (NonexistentTime, Slot, needs_late_reason, oslo_to_utc, prefill,
-                                            validate_order, validate_schedule, validate_when, video_link_error)
+from server.meetings.schedule_forms import (
+    NonexistentTime,
+    Slot,
+    needs_late_reason,
+    oslo_to_utc,
+    prefill,
+    validate_order,
+    validate_schedule,
+    validate_when,
+    video_link_error,
+)
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
