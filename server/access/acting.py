@@ -17,7 +17,9 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 
 from server.access.policy import Actor, can
 
-ACTS_FOR_THEMSELVES = frozenset({"patient"})  # roles whose patient is fixed by their account
+ACTS_FOR_THEMSELVES = frozenset({"patient"})  # the patient is fixed by the account (later: the relative's choice)
+ACTS_FOR_PATH_PATIENT = frozenset({"clinician"})  # the patient is named by the path
+# Any other role (admin) acts for no patient, whatever else it may do.
 
 
 def _target(actor: Actor, patient_id: int | None) -> int | None:
@@ -25,7 +27,9 @@ def _target(actor: Actor, patient_id: int | None) -> int | None:
         if patient_id is not None and patient_id != actor.patient_id:
             return None
         return actor.patient_id
-    return patient_id
+    if actor.role in ACTS_FOR_PATH_PATIENT:
+        return patient_id
+    return None
 
 
 def acting_for(actor: Actor, action: str, patient_id: int | None = None) -> int:
