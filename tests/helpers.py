@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
+import icalendar
 from sqlalchemy import func, select
 
 from server.audit.models import AuditEvent
@@ -111,3 +113,22 @@ def html(markup: str) -> Element:
     builder.feed(markup)
     builder.close()
     return builder.root
+
+
+# --- Calendar files ---------------------------------------------------------------------------
+
+def calendar_event(text: str) -> icalendar.Event:
+    """Parse an .ics file the app wrote (icalendar) and return its one event."""
+    calendar = icalendar.Calendar.from_ical(text)
+    assert str(calendar["VERSION"]) == "2.0"
+    events = calendar.walk("VEVENT")
+    assert len(events) == 1, f"expected one event, got {len(events)}"
+    return events[0]
+
+
+def utc_time(event: icalendar.Event, name: str) -> datetime:
+    """A DTSTART/DTEND written in UTC (the Z form, no TZID): its value as an aware datetime."""
+    assert "TZID" not in event[name].params, f"{name} is not in UTC"
+    value = event.decoded(name)
+    assert value.utcoffset() == timedelta(0), f"{name} is not in UTC"
+    return value

@@ -15,7 +15,7 @@ from server.notify.models import Notification
 from server.notify.service import notify
 from tests import factories
 from tests.conftest import post_form
-from tests.helpers import audit_count, count
+from tests.helpers import audit_count, calendar_event, count, utc_time
 
 UTC = timezone.utc
 
@@ -294,12 +294,13 @@ async def test_calendar_file_downloads_with_the_right_headers_and_times(client, 
     assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     assert response.headers["content-disposition"] == 'attachment; filename="samhandlingsmote-1.ics"'
     body = response.content.decode("utf-8")
-    assert "\r\nDTSTART:20271031T090000Z\r\n" in body and "\r\nDTEND:20271031T103000Z\r\n" in body
-    assert "SUMMARY:Samhandlingsmøte 1\r\n" in body
-    assert "LOCATION:Legekontoret\\, Storgata 1\\; 2. etg\r\n" in body
-    assert f"UID:meeting-{meeting.id}@testserver.local\r\n" in body
-    unfolded = body.replace("\r\n ", "")
-    assert "https://meet.example.no/j1" in unfolded and "Berit" not in unfolded
+    event = calendar_event(body)
+    assert utc_time(event, "DTSTART") == datetime(2027, 10, 31, 9, 0, tzinfo=UTC)
+    assert utc_time(event, "DTEND") == datetime(2027, 10, 31, 10, 30, tzinfo=UTC)
+    assert str(event["SUMMARY"]) == "Samhandlingsmøte 1"
+    assert str(event["LOCATION"]) == "Legekontoret, Storgata 1; 2. etg"
+    assert str(event["UID"]) == f"meeting-{meeting.id}@testserver.local"
+    assert "https://meet.example.no/j1" in str(event["DESCRIPTION"]) and "Berit" not in body.replace("\r\n ", "")
     assert await _audit(db, "meeting.calendar_downloaded", patient.id) == 1
 
 
