@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import N_
-from server.meetings import ics, invitations
+from server.meetings import answers, ics, invitations
 from server.meetings.models import AgendaSegment, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
 from server.meetings.schedule_forms import TOPIC_LABELS, MeetingPlan, Slot
 from server.notify.service import notify
@@ -172,9 +172,8 @@ def segment_names(meeting: Meeting, segment: AgendaSegment) -> list[str]:
 
 
 def patient_topics(wishes: dict | None) -> dict[str, Any]:
-    topics = (wishes or {}).get("topics") or {}
-    return {"suggested": [TOPIC_LABELS[t] for t in topics.get("suggested") or [] if t in TOPIC_LABELS],
-            "text": str(topics.get("text") or "")}
+    topics = answers.decode(wishes).topics or answers.Topics()
+    return {"suggested": [TOPIC_LABELS[t] for t in topics.suggested if t in TOPIC_LABELS], "text": topics.text}
 
 
 async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: int,

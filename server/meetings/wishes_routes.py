@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access.acting import acting_for
 from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT, REVIEW_WISHES, policy
 from server.i18n import N_
+from server.meetings import answers
 from server.meetings import wishes as service
 from server.pathway.acting import patient_for
 from server.web import actor, audit_ctx, flash, redirect, render
@@ -22,7 +23,7 @@ EDITABLE_STAGES = range(1, 7)  # until SHM 1 has taken place
 
 
 def _context(wishes, locked: bool) -> dict[str, Any]:
-    return {"wishes": wishes, "answers": (wishes.answers if wishes else {}) or {}, "locked": locked,
+    return {"wishes": wishes, "answers": answers.decode(wishes.answers if wishes else None), "locked": locked,
             "state": service.state_of(wishes), "steps": service.STEPS, "topics": service.TOPICS,
             "roles": service.OTHER_ROLES, "places": service.PLACES}
 
@@ -33,7 +34,7 @@ async def summary(request: Request, db: AsyncSession) -> Response:
     patient_id = patient.id
     wishes = await service.read_wishes(db, audit_ctx(request), patient_id)
     context = _context(wishes, await service.is_locked(db, patient_id))
-    context |= {"patient": patient, "missing": service.missing_steps(context["answers"]),
+    context |= {"patient": patient, "missing": service.missing_steps((wishes.answers if wishes else None) or {}),
                 "open": patient.stage in EDITABLE_STAGES}
     return render(request, "meetings/wishes_summary.html", context)
 
@@ -47,8 +48,8 @@ async def _step_page(request: Request, db: AsyncSession, key: str, *, value=None
     patient_id = patient.id
     wishes = await service.read_wishes(db, audit_ctx(request), patient_id, detail=f"step {key}")
     context = _context(wishes, await service.is_locked(db, patient_id))
-    if value is None:
-        value = context["answers"].get(key)
+    if value is None:  # the step's form is filled from the stored answer as it is (form data, not the document)
+        value = ((wishes.answers if wishes else None) or {}).get(key)
     context |= {"patient": patient, "step": step, "value": value, "errors": errors or {},
                 "previous": service.previous_step(key), "next": service.next_step(key),
                 "step_number": service.STEP_KEYS.index(key) + 1,
@@ -120,7 +121,7 @@ async def review(request: Request, patient_id: int, db: AsyncSession) -> Respons
     submitted = wishes.submitted_answers if wishes and wishes.submitted_answers else None
     changed = service.changed_sections(wishes.reviewed_answers, submitted) if submitted and wishes.reviewed_answers \
         else set()
-    context = {"patient": patient, "wishes": wishes, "answers": submitted or {}, "changed": changed,
+    context = {"patient": patient, "wishes": wishes, "answers": answers.decode(submitted), "changed": changed,
                "state": "read" if service.read_since_sent(wishes) else "sent", "steps": service.STEPS,
                "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES}
     return render(request, "meetings/clinic_wishes.html", context)

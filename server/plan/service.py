@@ -29,6 +29,8 @@ from server.access.service import account_names
 from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import N_
+from server.meetings.answers import Topics
+from server.meetings.answers import decode as decode_answers
 from server.meetings.models import Meeting, MeetingWishes
 from server.meetings.wishes import TOPICS
 from server.notify.service import notify
@@ -72,10 +74,9 @@ def find_measure(document: dict | None, uid: str) -> dict | None:
 
 def seed_goals(answers: dict | None, translate: Callable[[str], str]) -> list[dict[str, str]]:
     """One goal per topic the patient suggested for SHM 1 (in the clinician's language), then their own words."""
-    topics = (answers or {}).get("topics") or {}
-    goals = [{"uid": new_uid("g"), "text": translate(TOPICS[key])}
-             for key in topics.get("suggested") or [] if key in TOPICS]
-    text = str(topics.get("text") or "").strip()
+    topics = decode_answers(answers).topics or Topics()
+    goals = [{"uid": new_uid("g"), "text": translate(TOPICS[key])} for key in topics.suggested if key in TOPICS]
+    text = topics.text.strip()
     if text:
         goals.append({"uid": new_uid("g"), "text": text})
     return goals[:MAX_GOALS]
