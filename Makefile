@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-test db-upgrade seed serve bench messages clean
+.PHONY: run test lint install install-test db-upgrade seed serve bench messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,14 @@ seed: db-upgrade
 run: seed
 	$(BIN)/samhandling serve --port $(PORT)
 
-## make test: install test dependencies and run every test
-test: install-test
+## make test: install test dependencies, check style and layering, and run every test
+test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make lint: ruff (style, unused names, import order) and import-linter (layers point down only)
+lint: install-test
+	$(BIN)/ruff check server tests
+	$(BIN)/lint-imports
 
 bench: install-test
 	$(BIN)/python bench/patient_list.py

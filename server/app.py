@@ -8,23 +8,23 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 
-from server import site
-from server.access import admin_routes
-from server.access import routes as access_routes
+from server.access.middleware import provide_db, request_context_middleware
+from server.access.policy import PUBLIC
 from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
-from server.meetings import invitation_routes, schedule_routes, wishes_routes, worklist_routes
+from server.meetings import invitation_routes, schedule_routes, wishes_routes
+from server.notify import routes as notify_routes
+from server.pages import account, admin, clinic_patient, home, site, worklist
 from server.pathway import routes as pathway_routes
 from server.plan import clinic_routes as plan_clinic_routes
 from server.plan import patient_routes as plan_patient_routes
-from server.access.middleware import request_context_middleware
-from server.access.policy import PUBLIC
 from server.security import security_headers
 from server.settings import Settings
 from server.static_assets import StaticManifest
@@ -35,7 +35,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 ERROR_TEXT = {
     400: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
     401: (N_("You need to log in"), N_("Log in with your passkey to see this page.")),
-    403: (N_("You do not have access to this page"), N_("If the form was open for a long time, go back, reload the page and try again.")),
+    403: (N_("You do not have access to this page"),
+          N_("If the form was open for a long time, go back, reload the page and try again.")),
     404: (N_("Page not found"), N_("The page does not exist, or you do not have access to it.")),
     405: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
     429: (N_("Too many attempts"), N_("Wait a few minutes and try again.")),
@@ -98,9 +99,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     env = make_environment(settings, manifest)
     app = Litestar(
-        route_handlers=[*site.ROUTES, *access_routes.ROUTES, *admin_routes.ROUTES, *pathway_routes.ROUTES,
-                        *wishes_routes.ROUTES, *schedule_routes.ROUTES, *invitation_routes.ROUTES,
-                        *worklist_routes.ROUTES, *plan_clinic_routes.ROUTES, *plan_patient_routes.ROUTES],
+        route_handlers=[*site.ROUTES, *account.ROUTES, *admin.ROUTES, *home.ROUTES, *pathway_routes.ROUTES,
+                        *clinic_patient.ROUTES, *wishes_routes.ROUTES, *schedule_routes.ROUTES,
+                        *invitation_routes.ROUTES, *worklist.ROUTES, *plan_clinic_routes.ROUTES,
+                        *plan_patient_routes.ROUTES, *notify_routes.ROUTES],
+        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         on_startup=[startup],
         on_shutdown=[shutdown],
         middleware=[request_context_middleware],

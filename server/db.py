@@ -1,8 +1,7 @@
-"""Declarative base, engine and the per-request session provider."""
+"""Declarative base, UTC datetimes and engines (the per-request session: access/middleware.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, event
@@ -81,14 +80,3 @@ def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def provide_db(state) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request: committed on success, rolled back on error."""
-    async with state.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise

@@ -80,8 +80,9 @@ class World:
         self.db = db
 
     async def patient(self, name: str = "Kari Nordmann", stage: int = 4, **fields) -> tuple[Patient, Account]:
-        from server.i18n import today_oslo
         from datetime import timedelta
+
+        from server.i18n import today_oslo
 
         await self.db.commit()
         patient = build_patient(name, stage, fields.pop("received", today_oslo() - timedelta(weeks=6)))

@@ -16,15 +16,22 @@ import pytest
 from sqlalchemy import text
 
 from server.cli import db_upgrade
-from server.db import make_engine
+from server.db import Base, make_engine
+from server.models import import_all
 from server.settings import Settings, normalise_database_url
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-TABLES = ["measure_updates", "plan_versions", "action_plans", "notifications", "meeting_changes", "invitations", "agenda_segments", "meeting_participants",
-          "meetings", "meeting_wishes", "audit_events", "webauthn_challenges", "sessions", "enrollment_codes", "credentials",
-          "rate_limit_hits", "stage_events", "accounts", "patients"]
+
+
+def _tables() -> list[str]:
+    """Every table the models declare, children first: a new table is never forgotten."""
+    import_all()
+    return [table.name for table in reversed(Base.metadata.sorted_tables)]
+
+
+TABLES = _tables()
 
 
 def run_async(factory):

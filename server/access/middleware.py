@@ -12,6 +12,7 @@ from http.cookies import SimpleCookie
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import sessions
 from server.access.policy import ANONYMOUS, Actor, route_allows
@@ -39,15 +40,55 @@ def session_cookie(token: str | None) -> bytes:
     return f"{sessions.COOKIE_NAME}={token}; Path=/; Secure; HttpOnly; SameSite=Lax".encode()
 
 
+def provide_db(scope: Scope) -> AsyncSession:
+    """The request's session (one transaction per request, opened below): `db: AsyncSession` in a handler."""
+    return scope["state"]["db"]
+
+
+async def _sign_in_from_cookie(db: AsyncSession, state: dict, token: str | None, settings) -> None:
+    """The session and actor of this request, from the session cookie (a stale cookie is cleared)."""
+    user_session, account = await sessions.load(
+        db, token, timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_absolute_hours))
+    if token and user_session is None:
+        state["session_cookie"] = None  # clear a stale or unknown cookie
+    state["user_session"] = user_session
+    if account is not None:
+        state["actor"] = Actor(account.id, account.role, account.display_name, account.patient_id, user_session.id)
+
+
+def _committing(db: AsyncSession, state: dict, send: Send) -> Send:
+    """Commit (or roll back on a server error) just before the response starts; set the session cookie."""
+
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            if message["status"] < 500:
+                await db.commit()
+            else:
+                await db.rollback()
+            if "session_cookie" in state:
+                message["headers"] = list(message.get("headers", [])) + [
+                    (b"set-cookie", session_cookie(state["session_cookie"]))]
+        await send(message)
+
+    return send_wrapper
+
+
+async def _refuse_unless_allowed(db: AsyncSession, policy_name: str | None, actor: Actor) -> None:
+    if route_allows(policy_name, actor):
+        return
+    await db.commit()  # keep the removal of a timed-out session
+    if policy_name is not None and not actor.is_authenticated:
+        raise NotAuthorizedException()
+    raise PermissionDeniedException()
+
+
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        handler = scope.get("route_handler")
-        opt = getattr(handler, "opt", {}) or {}
+        opt = getattr(scope.get("route_handler"), "opt", {}) or {}
         litestar_app = scope["litestar_app"]
-        settings = litestar_app.state.settings
         cookies = _cookies(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = uuid.uuid4().hex
@@ -56,40 +97,12 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         if opt.get("static"):
             await app(scope, receive, send)
             return
-
         async with litestar_app.state.sessionmaker() as db:
             state["db"] = db
-            token = cookies.get(sessions.COOKIE_NAME)
-            user_session, account = await sessions.load(
-                db, token, timedelta(minutes=settings.session_idle_minutes),
-                timedelta(hours=settings.session_absolute_hours))
-            if token and user_session is None:
-                state["session_cookie"] = None  # clear a stale or unknown cookie
-            state["user_session"] = user_session
-            if account is not None:
-                state["actor"] = Actor(account.id, account.role, account.display_name, account.patient_id,
-                                       user_session.id)
-
-            async def send_wrapper(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    if message["status"] < 500:
-                        await db.commit()
-                    else:
-                        await db.rollback()
-                    if "session_cookie" in state:
-                        message.setdefault("headers", [])
-                        message["headers"] = list(message["headers"]) + [
-                            (b"set-cookie", session_cookie(state["session_cookie"]))]
-                await send(message)
-
-            policy_name = opt.get("policy")
-            if not route_allows(policy_name, state["actor"]):
-                await db.commit()  # keep the removal of a timed-out session
-                if policy_name is not None and not state["actor"].is_authenticated:
-                    raise NotAuthorizedException()
-                raise PermissionDeniedException()
+            await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
+            await _refuse_unless_allowed(db, opt.get("policy"), state["actor"])
             try:
-                await app(scope, receive, send_wrapper)
+                await app(scope, receive, _committing(db, state, send))
             except BaseException:
                 await db.rollback()
                 raise

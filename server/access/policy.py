@@ -18,11 +18,20 @@ ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN})
 
 @dataclass(frozen=True)
 class Actor:
+    """Who makes the request.
+
+    `patient_id` is the patient this actor acts for on their own behalf: a patient's own record.
+    A relative acting for a patient will carry that patient's id here and what they may do for
+    them in `scopes` (set when the relative picks whom to act for); `can()` and the resolver
+    (`server.access.acting.acting_for`) are the only places that read them.
+    """
+
     account_id: int | None = None
     role: str = "anonymous"
     display_name: str = ""
     patient_id: int | None = None
     session_id: int | None = None
+    scopes: frozenset[str] = frozenset()
 
     @property
     def is_authenticated(self) -> bool:

@@ -1,20 +1,22 @@
-"""Accounts and login state: creating accounts, signing in and out, passkey and session lists."""
+"""Accounts and login state: creating accounts, codes, signing in and out, passkeys, sessions, staff.
+
+Plain values in (a database session, an audit context, ids, clean data), never a request: the
+cookie and per-request state stay in the web layer (server/pages/account.py).
+"""
 
 from __future__ import annotations
 
 import secrets
 
-from litestar import Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes, sessions
 from server.access.models import Account, Credential, UserSession
 from server.audit.service import AuditContext, record
+from server.settings import Settings
 
-
-def db_of(request: Request) -> AsyncSession:
-    return request.scope["state"]["db"]
+STAFF_ROLES = ("clinician", "admin")
 
 
 async def create_account(db: AsyncSession, role: str, display_name: str, patient_id: int | None = None) -> Account:
@@ -25,37 +27,100 @@ async def create_account(db: AsyncSession, role: str, display_name: str, patient
     return account
 
 
-async def issue_code(request: Request, account_id: int) -> str:
+async def issue_code(db: AsyncSession, settings: Settings, ctx: AuditContext, account_id: int) -> str:
     """A new one-time enrollment code for the account, issued by the acting user (shown once)."""
-    settings = request.app.state.settings
-    return await codes.issue(db_of(request), settings.secret_key, account_id,
-                             request.scope["state"]["actor"].account_id, settings.enrollment_code_days)
+    return await codes.issue(db, settings.secret_key, account_id, ctx.account_id, settings.enrollment_code_days)
 
 
-async def ensure_session(request: Request) -> UserSession:
-    """The request's session; an anonymous one is created for a ceremony that needs it."""
-    state = request.scope["state"]
-    if state.get("user_session") is None:
-        session, token = await sessions.start(db_of(request), None, request.headers.get("user-agent", ""))
-        state["user_session"], state["session_cookie"] = session, token
-    return state["user_session"]
-
-
-async def sign_in(request: Request, account: Account) -> None:
-    """A new session id for the signed-in account (never the pre-login one)."""
-    state = request.scope["state"]
-    session, token = await sessions.start(db_of(request), account.id, request.headers.get("user-agent", ""),
-                                          replacing=state.get("user_session"))
-    state["user_session"], state["session_cookie"] = session, token
-    await record(db_of(request), AuditContext(account.id, account.role, state["request_id"]), "auth.login",
+async def sign_in(db: AsyncSession, request_id: str, account: Account, user_agent: str,
+                  replacing: UserSession | None) -> tuple[UserSession, str]:
+    """A new session (and its cookie token) for the signed-in account, never the pre-login one."""
+    session, token = await sessions.start(db, account.id, user_agent, replacing=replacing)
+    await record(db, AuditContext(account.id, account.role, request_id), "auth.login",
                  patient_ids=[account.patient_id])
+    return session, token
 
 
-async def sign_out(request: Request) -> None:
-    state = request.scope["state"]
-    if state.get("user_session") is not None:
-        await db_of(request).delete(state["user_session"])
-    state["user_session"], state["session_cookie"] = None, None
+async def sign_out(db: AsyncSession, ctx: AuditContext, session: UserSession | None,
+                   patient_id: int | None) -> None:
+    await record(db, ctx, "auth.logout", patient_ids=[patient_id])
+    if session is not None:
+        await db.delete(session)
+
+
+async def refuse_login(db: AsyncSession, ctx: AuditContext, security_event: str) -> None:
+    await record(db, ctx, security_event, outcome="refused")
+
+
+async def passkey_added(db: AsyncSession, ctx: AuditContext, account: Account, credential: Credential) -> None:
+    await record(db, ctx, "auth.passkey_added", patient_ids=[account.patient_id],
+                 detail=f"credential {credential.id}")
+
+
+async def remove_passkey(db: AsyncSession, ctx: AuditContext, credential: Credential,
+                         patient_id: int | None) -> None:
+    credential_id = credential.id
+    await db.delete(credential)
+    await record(db, ctx, "auth.passkey_removed", patient_ids=[patient_id], detail=f"credential {credential_id}")
+
+
+async def end_session(db: AsyncSession, ctx: AuditContext, target: UserSession, patient_id: int | None) -> None:
+    await db.delete(target)
+    await record(db, ctx, "auth.session_ended", patient_ids=[patient_id])
+
+
+async def end_other_sessions(db: AsyncSession, ctx: AuditContext, account_id: int, keep_session_id: int | None,
+                             patient_id: int | None) -> int:
+    count = await sessions.end_all_for_account(db, account_id, except_id=keep_session_id)
+    await record(db, ctx, "auth.sessions_ended", patient_ids=[patient_id], detail=f"{count} sessions")
+    return count
+
+
+# --- Staff accounts (admin) ------------------------------------------------------------------
+
+async def staff(db: AsyncSession) -> list[Account]:
+    return list((await db.scalars(
+        select(Account).where(Account.role.in_(STAFF_ROLES)).order_by(Account.display_name)
+    )).all())
+
+
+async def staff_account(db: AsyncSession, account_id: int) -> Account | None:
+    account = await db.get(Account, account_id)
+    return account if account is not None and account.role in STAFF_ROLES else None
+
+
+async def create_staff(db: AsyncSession, settings: Settings, ctx: AuditContext, role: str,
+                       name: str) -> tuple[Account, str]:
+    account = await create_account(db, role, name)
+    code = await issue_code(db, settings, ctx, account.id)
+    await record(db, ctx, "staff.created", detail=f"account {account.id} {role}")
+    return account, code
+
+
+async def issue_staff_code(db: AsyncSession, settings: Settings, ctx: AuditContext, account: Account) -> str:
+    code = await issue_code(db, settings, ctx, account.id)
+    await record(db, ctx, "staff.code_issued", detail=f"account {account.id}")
+    return code
+
+
+async def deactivate_staff(db: AsyncSession, ctx: AuditContext, account: Account) -> int:
+    account.active = False
+    ended = await sessions.end_all_for_account(db, account.id)
+    await record(db, ctx, "staff.deactivated", detail=f"account {account.id}, {ended} sessions ended")
+    return ended
+
+
+async def activate_staff(db: AsyncSession, ctx: AuditContext, account: Account) -> None:
+    account.active = True
+    await record(db, ctx, "staff.activated", detail=f"account {account.id}")
+
+
+async def account_names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
+    """id -> display name, for "changed by" lines."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict((await db.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))).all())
 
 
 async def credentials_of(db: AsyncSession, account_id: int) -> list[Credential]:

@@ -18,7 +18,8 @@ GENESIS = "0" * 64
 _PG_LOCK_KEY = 7_462_001
 
 
-def _canonical(seq: int, at: datetime, actor_account_id, actor_role, patient_id, action, outcome, request_id, detail) -> str:
+def _canonical(seq: int, at: datetime, actor_account_id, actor_role, patient_id, action, outcome, request_id,
+               detail) -> str:
     return json.dumps(
         [seq, at.isoformat(timespec="microseconds"), actor_account_id, actor_role, patient_id,
          action, outcome, request_id, detail],

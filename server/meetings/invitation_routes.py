@@ -8,16 +8,15 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.models import Account
-from server.access.policy import CLINICIAN, MANAGE_INVITATIONS, PUBLIC, can, policy
-from server.access.service import db_of
-from server.audit.service import record
+from server.access.acting import acting_for
+from server.access.policy import CLINICIAN, MANAGE_INVITATIONS, PUBLIC, policy
+from server.access.service import account_names
 from server.i18n import N_
 from server.meetings import invitations as service
 from server.meetings.models import Meeting, MeetingParticipant
-from server.pathway.models import Patient
+from server.pathway.acting import patient_for
 from server.web import actor, audit_ctx, flash, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -38,12 +37,9 @@ def _request_id(request: Request) -> str:
 
 # --- The external participant (no account) ------------------------------------------------------
 
-async def _refused(request: Request, opened: service.Opened) -> Response:
+async def _refused(request: Request, db: AsyncSession, opened: service.Opened) -> Response:
     """Plain page; changes nothing. A link we issued that no longer works is audited as its participant."""
-    if opened.invitation is not None:
-        await record(db_of(request), service.participant_ctx(opened.participant, _request_id(request)),
-                     "invitation.refused", patient_ids=[opened.meeting.patient_id], outcome="refused",
-                     detail=f"invitation {opened.invitation.id}: {opened.problem}")
+    await service.link_refused(db, opened, _request_id(request))
     status = 404 if opened.problem == "unknown" else 410
     return render(request, "meetings/invitation_invalid.html", {}, status=status, headers=EXTERNAL_HEADERS)
 
@@ -56,13 +52,11 @@ def _external_context(opened: service.Opened, token: str) -> dict[str, Any]:
 
 
 @get("/invitation/{token:str}", opt=policy(PUBLIC))
-async def invitation_page(request: Request, token: str) -> Response:
-    db = db_of(request)
+async def invitation_page(request: Request, token: str, db: AsyncSession) -> Response:
     opened = await service.open_link(db, _secret(request), token)
     if opened.problem:
-        return await _refused(request, opened)
-    await record(db, service.participant_ctx(opened.participant, _request_id(request)), "invitation.viewed",
-                 patient_ids=[opened.meeting.patient_id], detail=f"invitation {opened.invitation.id}")
+        return await _refused(request, db, opened)
+    await service.link_viewed(db, opened, _request_id(request))
     invitation = opened.invitation
     form = {"answer": "" if invitation.answer == "pending" else invitation.answer,
             "proposed_time": invitation.proposed_time, "comment": invitation.comment}
@@ -71,17 +65,15 @@ async def invitation_page(request: Request, token: str) -> Response:
 
 
 @post("/invitation/{token:str}/answer", opt=policy(PUBLIC))
-async def answer(request: Request, token: str, data: Form) -> Response:
-    db = db_of(request)
+async def answer(request: Request, token: str, data: Form, db: AsyncSession) -> Response:
     opened = await service.open_link(db, _secret(request), token)
     if opened.problem:
-        return await _refused(request, opened)
+        return await _refused(request, db, opened)
     ctx = service.participant_ctx(opened.participant, _request_id(request))
     form = _text(data, "answer", "proposed_time", "comment")
     errors = service.validate_answer(form)
     if errors:
-        await record(db, ctx, "invitation.answer_refused", patient_ids=[opened.meeting.patient_id],
-                     outcome="refused", detail=f"invitation {opened.invitation.id}")
+        await service.answer_refused(db, ctx, opened)
         return render(request, "meetings/invitation.html", _external_context(opened, token) | {
             "form": form, "errors": errors}, status=422, headers=EXTERNAL_HEADERS)
     await service.apply_answer(db, ctx, opened.invitation, form)
@@ -91,10 +83,11 @@ async def answer(request: Request, token: str, data: Form) -> Response:
 
 # --- The clinic -------------------------------------------------------------------------------
 
-async def _meeting_for(request: Request, meeting_id: int) -> Meeting:
-    meeting = await service.load_meeting(db_of(request), meeting_id)
-    if meeting is None or not can(actor(request), MANAGE_INVITATIONS, meeting.patient_id):
+async def _meeting_for(request: Request, db: AsyncSession, meeting_id: int) -> Meeting:
+    meeting = await service.load_meeting(db, meeting_id)
+    if meeting is None:
         raise NotFoundException()
+    acting_for(actor(request), MANAGE_INVITATIONS, meeting.patient_id)
     return meeting
 
 
@@ -106,15 +99,13 @@ def _participant(meeting: Meeting, participant_id: int) -> MeetingParticipant:
     raise NotFoundException()
 
 
-async def _show(request: Request, meeting: Meeting, mode: str = "list", *, target=None, new_link: str = "",
-                form=None, errors=None, status: int = 200) -> Response:
-    db = db_of(request)
-    patient = await db.get(Patient, meeting.patient_id)
+async def _show(request: Request, db: AsyncSession, meeting: Meeting, mode: str = "list", *, target=None,
+                new_link: str = "", form=None, errors=None, status: int = 200) -> Response:
+    patient = await patient_for(db, actor(request), MANAGE_INVITATIONS, meeting.patient_id)
     recorders = {p.invitation.recorded_by for p in meeting.participants if p.invitation and p.invitation.recorded_by}
     if patient.gp_accepted_recorded_by:
         recorders.add(patient.gp_accepted_recorded_by)
-    names = dict((await db.execute(select(Account.id, Account.display_name)
-                                   .where(Account.id.in_(recorders)))).all()) if recorders else {}
+    names = await account_names(db, recorders)
     start, end = service.local_times(meeting)
     context = {
         "mode": mode, "meeting": meeting, "patient": patient, "target": target, "new_link": new_link,
@@ -130,15 +121,15 @@ def _back(meeting: Meeting) -> str:
 
 
 @get("/clinic/meetings/{meeting_id:int}/invitations", opt=policy(CLINICIAN))
-async def clinic_invitations(request: Request, meeting_id: int) -> Response:
-    meeting = await _meeting_for(request, meeting_id)
-    await record(db_of(request), audit_ctx(request), "invitation.clinic_viewed", patient_ids=[meeting.patient_id],
-                 detail=f"meeting {meeting.id}")
-    return await _show(request, meeting)
+async def clinic_invitations(request: Request, meeting_id: int, db: AsyncSession) -> Response:
+    meeting = await _meeting_for(request, db, meeting_id)
+    await service.clinic_viewed(db, audit_ctx(request), meeting)
+    return await _show(request, db, meeting)
 
 
-async def _issue(request: Request, meeting_id: int, participant_id: int, *, renew: bool) -> Response:
-    meeting = await _meeting_for(request, meeting_id)
+async def _issue(request: Request, db: AsyncSession, meeting_id: int, participant_id: int, *,
+                 renew: bool) -> Response:
+    meeting = await _meeting_for(request, db, meeting_id)
     participant = _participant(meeting, participant_id)
     if not service.can_issue(meeting):
         flash(request, N_("The meeting is cancelled or over: no new links can be made."), "warning")
@@ -147,24 +138,24 @@ async def _issue(request: Request, meeting_id: int, participant_id: int, *, rene
         flash(request, N_("%(name)s already has a link. Use “New link” to replace it."), "info",
               name=participant.name)
         return redirect(request, _back(meeting))
-    invitation = await service.issue_link(db_of(request), audit_ctx(request), participant, meeting)
+    invitation = await service.issue_link(db, audit_ctx(request), participant, meeting)
     settings = request.app.state.settings
     url = service.invitation_url(settings.origin, settings.secret_key, invitation)
-    return await _show(request, meeting, target=participant, new_link=url)
+    return await _show(request, db, meeting, target=participant, new_link=url)
 
 
 @post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/create", opt=policy(CLINICIAN))
-async def create_link(request: Request, meeting_id: int, participant_id: int) -> Response:
-    return await _issue(request, meeting_id, participant_id, renew=False)
+async def create_link(request: Request, meeting_id: int, participant_id: int, db: AsyncSession) -> Response:
+    return await _issue(request, db, meeting_id, participant_id, renew=False)
 
 
 @post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/new", opt=policy(CLINICIAN))
-async def new_link(request: Request, meeting_id: int, participant_id: int) -> Response:
-    return await _issue(request, meeting_id, participant_id, renew=True)
+async def new_link(request: Request, meeting_id: int, participant_id: int, db: AsyncSession) -> Response:
+    return await _issue(request, db, meeting_id, participant_id, renew=True)
 
 
-async def _active_invitation(request: Request, meeting_id: int, participant_id: int):
-    meeting = await _meeting_for(request, meeting_id)
+async def _active_invitation(request: Request, db: AsyncSession, meeting_id: int, participant_id: int):
+    meeting = await _meeting_for(request, db, meeting_id)
     participant = _participant(meeting, participant_id)
     if participant.invitation is None:
         raise NotFoundException()
@@ -172,34 +163,33 @@ async def _active_invitation(request: Request, meeting_id: int, participant_id: 
 
 
 @get("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/revoke", opt=policy(CLINICIAN))
-async def revoke_confirm(request: Request, meeting_id: int, participant_id: int) -> Response:
-    meeting, participant = await _active_invitation(request, meeting_id, participant_id)
-    await record(db_of(request), audit_ctx(request), "invitation.clinic_viewed", patient_ids=[meeting.patient_id],
-                 detail=f"meeting {meeting.id}")
-    return await _show(request, meeting, "revoke", target=participant)
+async def revoke_confirm(request: Request, meeting_id: int, participant_id: int, db: AsyncSession) -> Response:
+    meeting, participant = await _active_invitation(request, db, meeting_id, participant_id)
+    await service.clinic_viewed(db, audit_ctx(request), meeting)
+    return await _show(request, db, meeting, "revoke", target=participant)
 
 
 @post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/revoke", opt=policy(CLINICIAN))
-async def revoke(request: Request, meeting_id: int, participant_id: int) -> Response:
-    meeting, participant = await _active_invitation(request, meeting_id, participant_id)
+async def revoke(request: Request, meeting_id: int, participant_id: int, db: AsyncSession) -> Response:
+    meeting, participant = await _active_invitation(request, db, meeting_id, participant_id)
     if participant.invitation.revoked_at is None:
-        await service.revoke(db_of(request), audit_ctx(request), participant.invitation, meeting)
+        await service.revoke(db, audit_ctx(request), participant.invitation, meeting)
     flash(request, N_("The link for %(name)s no longer works."), name=participant.name)
     return redirect(request, _back(meeting))
 
 
 @get("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/record", opt=policy(CLINICIAN))
-async def record_form(request: Request, meeting_id: int, participant_id: int) -> Response:
-    meeting = await _meeting_for(request, meeting_id)
+async def record_form(request: Request, meeting_id: int, participant_id: int, db: AsyncSession) -> Response:
+    meeting = await _meeting_for(request, db, meeting_id)
     participant = _participant(meeting, participant_id)
-    await record(db_of(request), audit_ctx(request), "invitation.clinic_viewed", patient_ids=[meeting.patient_id],
-                 detail=f"meeting {meeting.id}")
-    return await _show(request, meeting, "record", target=participant)
+    await service.clinic_viewed(db, audit_ctx(request), meeting)
+    return await _show(request, db, meeting, "record", target=participant)
 
 
 @post("/clinic/meetings/{meeting_id:int}/invitations/{participant_id:int}/record", opt=policy(CLINICIAN))
-async def record_answer(request: Request, meeting_id: int, participant_id: int, data: Form) -> Response:
-    meeting = await _meeting_for(request, meeting_id)
+async def record_answer(request: Request, meeting_id: int, participant_id: int, data: Form,
+                        db: AsyncSession) -> Response:
+    meeting = await _meeting_for(request, db, meeting_id)
     participant = _participant(meeting, participant_id)
     if meeting.status == "cancelled":
         flash(request, N_("The meeting is cancelled: answers can no longer be recorded."), "warning")
@@ -207,8 +197,8 @@ async def record_answer(request: Request, meeting_id: int, participant_id: int, 
     form = _text(data, "answer", "comment")
     errors = service.validate_answer(form, service.PHONE_ANSWERS)
     if errors:
-        return await _show(request, meeting, "record", target=participant, form=form, errors=errors, status=422)
-    db, ctx = db_of(request), audit_ctx(request)
+        return await _show(request, db, meeting, "record", target=participant, form=form, errors=errors, status=422)
+    ctx = audit_ctx(request)
     invitation = participant.invitation or await service.issue_link(db, ctx, participant, meeting)
     await service.apply_answer(db, ctx, invitation, form, recorded_by=actor(request).account_id)
     flash(request, N_("The answer from %(name)s was recorded."), name=participant.name)

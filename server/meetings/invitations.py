@@ -252,3 +252,28 @@ async def refresh_expiry(db: AsyncSession, meeting: Meeting) -> int:
         invitation.expires_at = end
     await db.flush()
     return len(rows)
+
+
+# --- Audited reads and refusals ------------------------------------------------------------------
+
+async def link_refused(db: AsyncSession, opened: Opened, request_id: str) -> None:
+    """A link we issued that no longer works is audited as its participant (an unknown one is not ours)."""
+    if opened.invitation is not None:
+        await record(db, participant_ctx(opened.participant, request_id), "invitation.refused",
+                     patient_ids=[opened.meeting.patient_id], outcome="refused",
+                     detail=f"invitation {opened.invitation.id}: {opened.problem}")
+
+
+async def link_viewed(db: AsyncSession, opened: Opened, request_id: str) -> None:
+    await record(db, participant_ctx(opened.participant, request_id), "invitation.viewed",
+                 patient_ids=[opened.meeting.patient_id], detail=f"invitation {opened.invitation.id}")
+
+
+async def answer_refused(db: AsyncSession, ctx: AuditContext, opened: Opened) -> None:
+    await record(db, ctx, "invitation.answer_refused", patient_ids=[opened.meeting.patient_id],
+                 outcome="refused", detail=f"invitation {opened.invitation.id}")
+
+
+async def clinic_viewed(db: AsyncSession, ctx: AuditContext, meeting: Meeting) -> None:
+    await record(db, ctx, "invitation.clinic_viewed", patient_ids=[meeting.patient_id],
+                 detail=f"meeting {meeting.id}")

@@ -175,7 +175,7 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
                          "organisation": o.get("organisation", ""), "contact": o.get("contact", ""),
                          "part": o.get("part")})
               for o in wishes.get("others") or [] if isinstance(o, dict)]
-    for i, (kind, row) in zip(EXTRA_ROWS, extra):
+    for i, (kind, row) in zip(EXTRA_ROWS, extra, strict=False):
         form[f"p{i}_kind"] = kind
         for name in ROW_FIELDS:
             form[f"p{i}_{name}"] = str(row.get(name) or "")[:MAX_SHORT]

@@ -1,4 +1,4 @@
-"""Scheduling SHM 1 / SHM 2 (clinic), the patient's meeting page, .ics, camera check and inbox."""
+"""Scheduling SHM 1 / SHM 2 (clinic), the patient's meeting page, .ics and camera check."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.policy import CLINICIAN, PATIENT, SCHEDULE_MEETING, VIEW_MEETING, can, policy
-from server.access.service import db_of
-from server.audit.service import record
+from server.access.acting import acting_for
+from server.access.policy import CLINICIAN, PATIENT, SCHEDULE_MEETING, VIEW_MEETING, policy
+from server.access.service import account_names
 from server.db import utcnow
-from server.i18n import N_, OSLO
-from server.meetings import ics, scheduling
+from server.i18n import N_, OSLO, clock, when_text
 from server.meetings import schedule_forms as forms
+from server.meetings import scheduling
 from server.meetings.models import Meeting
-from server.notify import service as inbox_service
+from server.pathway.acting import patient_for
 from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -30,8 +31,8 @@ def _helpers(request: Request) -> dict[str, Any]:
     def translate(message: str) -> str:
         return gettext(request, message)
 
-    return {"when": lambda value: scheduling.when_text(value, lang, translate),
-            "clock": lambda value: scheduling.clock(value, lang),
+    return {"when": lambda value: when_text(value, lang, translate),
+            "clock": lambda value: clock(value, lang),
             "format_labels": forms.FORMAT_LABELS, "kind_labels": forms.KIND_LABELS,
             "ends_at": scheduling.ends_at, "answer_of": scheduling.answer_of,
             "segment_names": scheduling.segment_names}
@@ -39,18 +40,14 @@ def _helpers(request: Request) -> dict[str, Any]:
 
 # --- Clinic: schedule ---------------------------------------------------------------------
 
-async def _patient(request: Request, patient_id: int, number: int, lock: bool = False):
-    if number not in (1, 2) or not can(actor(request), SCHEDULE_MEETING, patient_id):
+async def _patient(request: Request, db: AsyncSession, patient_id: int, number: int, lock: bool = False):
+    if number not in (1, 2):
         raise NotFoundException()
-    patient = await scheduling.load_patient(db_of(request), patient_id, lock=lock)
-    if patient is None:
-        raise NotFoundException()
-    return patient
+    return await patient_for(db, actor(request), SCHEDULE_MEETING, patient_id, lock=lock)
 
 
-async def _schedule_page(request: Request, patient, number: int, form: dict, errors: dict,
+async def _schedule_page(request: Request, db: AsyncSession, patient, number: int, form: dict, errors: dict,
                          status: int = 200) -> Response:
-    db = db_of(request)
     meetings = await scheduling.patient_meetings(db, patient.id)
     context = {
         "patient": patient, "number": number, "form": form, "errors": errors,
@@ -63,26 +60,24 @@ async def _schedule_page(request: Request, patient, number: int, form: dict, err
 
 
 @get("/clinic/patients/{patient_id:int}/meetings/new", opt=policy(CLINICIAN))
-async def new_meeting(request: Request, patient_id: int, number: int = 1) -> Response:
-    patient = await _patient(request, patient_id, number)
-    db = db_of(request)
-    wishes = await scheduling.submitted_wishes(db, patient.id, number)
+async def new_meeting(request: Request, patient_id: int, db: AsyncSession, number: int = 1) -> Response:
+    patient = await _patient(request, db, patient_id, number)
+    wishes = await scheduling.schedule_form_wishes(db, audit_ctx(request), patient, number)
     form = forms.prefill(number, patient.gp_name, patient.gp_office, wishes,
                          gettext(request, forms.FIRST_SEGMENT[number]))
-    await record(db, audit_ctx(request), "meeting.schedule_form_viewed", patient_ids=[patient.id])
-    return await _schedule_page(request, patient, number, form, {})
+    return await _schedule_page(request, db, patient, number, form, {})
 
 
 @post("/clinic/patients/{patient_id:int}/meetings/new", opt=policy(CLINICIAN))
-async def create_meeting(request: Request, patient_id: int, data: Form, number: int = 1) -> Response:
-    patient = await _patient(request, patient_id, number, lock=True)
-    db = db_of(request)
+async def create_meeting(request: Request, patient_id: int, data: Form, db: AsyncSession,
+                         number: int = 1) -> Response:
+    patient = await _patient(request, db, patient_id, number, lock=True)
     form = forms.read_form(data)
     meetings = await scheduling.patient_meetings(db, patient.id)
     errors, plan = forms.validate_schedule(form, number, scheduling.slots(meetings), utcnow())
     if errors or plan is None:
-        await record(db, audit_ctx(request), "meeting.schedule_refused", patient_ids=[patient.id], outcome="refused")
-        return await _schedule_page(request, patient, number, form, errors, status=422)
+        await scheduling.refuse(db, audit_ctx(request), "meeting.schedule_refused", patient.id)
+        return await _schedule_page(request, db, patient, number, form, errors, status=422)
     meeting = await scheduling.schedule(db, audit_ctx(request), patient, number, plan)
     flash(request, N_("Collaboration meeting %(number)s is scheduled. The patient can see it."), number=str(number))
     return redirect(request, f"/clinic/meetings/{meeting.id}")
@@ -90,21 +85,20 @@ async def create_meeting(request: Request, patient_id: int, data: Form, number: 
 
 # --- Clinic: one meeting --------------------------------------------------------------------
 
-async def _meeting(request: Request, meeting_id: int, action: str, lock: bool = False) -> Meeting:
-    meeting = await scheduling.load_meeting(db_of(request), meeting_id, lock=lock)
-    if meeting is None or not can(actor(request), action, meeting.patient_id):
+async def _meeting(request: Request, db: AsyncSession, meeting_id: int, action: str, lock: bool = False) -> Meeting:
+    meeting = await scheduling.load_meeting(db, meeting_id, lock=lock)
+    if meeting is None:
         raise NotFoundException()
+    acting_for(actor(request), action, meeting.patient_id)
     return meeting
 
 
 @get("/clinic/meetings/{meeting_id:int}", opt=policy(CLINICIAN))
-async def clinic_meeting(request: Request, meeting_id: int) -> Response:
-    meeting = await _meeting(request, meeting_id, VIEW_MEETING)
-    db = db_of(request)
-    patient = await scheduling.load_patient(db, meeting.patient_id)
-    names = await scheduling.account_names(db, {change.by_account_id for change in meeting.changes})
-    await record(db, audit_ctx(request), "meeting.viewed", patient_ids=[meeting.patient_id],
-                 detail=f"meeting {meeting.id}")
+async def clinic_meeting(request: Request, meeting_id: int, db: AsyncSession) -> Response:
+    meeting = await _meeting(request, db, meeting_id, VIEW_MEETING)
+    patient = await patient_for(db, actor(request), VIEW_MEETING, meeting.patient_id)
+    names = await account_names(db, {change.by_account_id for change in meeting.changes})
+    await scheduling.viewed(db, audit_ctx(request), meeting)
     context = {"meeting": meeting, "patient": patient, "names": names}
     return render(request, "meetings/clinic_meeting.html", context | _helpers(request))
 
@@ -130,29 +124,27 @@ def _refuse_cancelled(request: Request, meeting: Meeting) -> Response | None:
 
 
 @get("/clinic/meetings/{meeting_id:int}/reschedule", opt=policy(CLINICIAN))
-async def reschedule_form(request: Request, meeting_id: int) -> Response:
-    meeting = await _meeting(request, meeting_id, SCHEDULE_MEETING)
+async def reschedule_form(request: Request, meeting_id: int, db: AsyncSession) -> Response:
+    meeting = await _meeting(request, db, meeting_id, SCHEDULE_MEETING)
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
-    await record(db_of(request), audit_ctx(request), "meeting.viewed", patient_ids=[meeting.patient_id],
-                 detail=f"meeting {meeting.id}")
+    await scheduling.viewed(db, audit_ctx(request), meeting)
     return _change_page(request, "meetings/reschedule.html", meeting, _reschedule_form(meeting), {})
 
 
 @post("/clinic/meetings/{meeting_id:int}/reschedule", opt=policy(CLINICIAN))
-async def reschedule(request: Request, meeting_id: int, data: Form) -> Response:
-    meeting = await _meeting(request, meeting_id, SCHEDULE_MEETING, lock=True)
+async def reschedule(request: Request, meeting_id: int, data: Form, db: AsyncSession) -> Response:
+    meeting = await _meeting(request, db, meeting_id, SCHEDULE_MEETING, lock=True)
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
-    db = db_of(request)
     form = forms.read_form(data)
     others = scheduling.slots(await scheduling.patient_meetings(db, meeting.patient_id), leave_out=meeting.id)
     errors, starts_at, duration = forms.validate_reschedule(form, meeting.number, meeting.version, others, utcnow())
     if errors or starts_at is None:
-        await record(db, audit_ctx(request), "meeting.reschedule_refused", patient_ids=[meeting.patient_id],
-                     outcome="refused", detail=f"meeting {meeting.id}")
+        await scheduling.refuse(db, audit_ctx(request), "meeting.reschedule_refused", meeting.patient_id,
+                                f"meeting {meeting.id}")
         if form["version"] != str(meeting.version):
             form = _reschedule_form(meeting) | {"reason": form.get("reason", "")}
         return _change_page(request, "meetings/reschedule.html", meeting, form, errors, status=422)
@@ -164,19 +156,18 @@ async def reschedule(request: Request, meeting_id: int, data: Form) -> Response:
 
 
 @get("/clinic/meetings/{meeting_id:int}/cancel", opt=policy(CLINICIAN))
-async def cancel_form(request: Request, meeting_id: int) -> Response:
-    meeting = await _meeting(request, meeting_id, SCHEDULE_MEETING)
+async def cancel_form(request: Request, meeting_id: int, db: AsyncSession) -> Response:
+    meeting = await _meeting(request, db, meeting_id, SCHEDULE_MEETING)
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
-    await record(db_of(request), audit_ctx(request), "meeting.viewed", patient_ids=[meeting.patient_id],
-                 detail=f"meeting {meeting.id}")
+    await scheduling.viewed(db, audit_ctx(request), meeting)
     return _change_page(request, "meetings/cancel.html", meeting, {"version": str(meeting.version), "reason": ""}, {})
 
 
 @post("/clinic/meetings/{meeting_id:int}/cancel", opt=policy(CLINICIAN))
-async def cancel(request: Request, meeting_id: int, data: Form) -> Response:
-    meeting = await _meeting(request, meeting_id, SCHEDULE_MEETING, lock=True)
+async def cancel(request: Request, meeting_id: int, data: Form, db: AsyncSession) -> Response:
+    meeting = await _meeting(request, db, meeting_id, SCHEDULE_MEETING, lock=True)
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
@@ -185,34 +176,27 @@ async def cancel(request: Request, meeting_id: int, data: Form) -> Response:
     if errors:
         form["version"] = str(meeting.version)
         return _change_page(request, "meetings/cancel.html", meeting, form, errors, status=422)
-    await scheduling.cancel(db_of(request), audit_ctx(request), meeting, form["reason"])
+    await scheduling.cancel(db, audit_ctx(request), meeting, form["reason"])
     flash(request, N_("The meeting was cancelled. The patient has been told."))
     return redirect(request, f"/clinic/meetings/{meeting.id}")
 
 
 # --- Patient ------------------------------------------------------------------------------
 
-def _own_patient_id(request: Request) -> int:
-    me = actor(request)
-    if me.patient_id is None or not can(me, VIEW_MEETING, me.patient_id):
-        raise NotFoundException()
-    return me.patient_id
-
-
 @get("/meeting", opt=policy(PATIENT))
-async def patient_meeting(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    items = await scheduling.upcoming_for_patient(db_of(request), audit_ctx(request), patient_id)
+async def patient_meeting(request: Request, db: AsyncSession) -> Response:
+    patient_id = acting_for(actor(request), VIEW_MEETING)
+    items = await scheduling.upcoming_for_patient(db, audit_ctx(request), patient_id)
     return render(request, "meetings/meeting.html", {"items": items} | _helpers(request))
 
 
 @get("/meeting/{meeting_id:int}/calendar.ics", opt=policy(PATIENT))
-async def meeting_calendar(request: Request, meeting_id: int) -> Response:
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
+async def meeting_calendar(request: Request, meeting_id: int, db: AsyncSession) -> Response:
+    acting_for(actor(request), VIEW_MEETING)
     meeting = await scheduling.load_meeting(db, meeting_id)
-    if meeting is None or meeting.patient_id != patient_id:
+    if meeting is None:
         raise NotFoundException()
+    acting_for(actor(request), VIEW_MEETING, meeting.patient_id)
     settings = request.app.state.settings
     online = meeting.format in forms.NEEDS_LINK and meeting.video_link
     description = gettext(request, N_("Collaboration meeting with the pain clinic. The agenda and who is coming "
@@ -220,10 +204,8 @@ async def meeting_calendar(request: Request, meeting_id: int) -> Response:
     if online:
         description += "\n" + gettext(request, N_("Join the meeting: %(link)s"), link=meeting.video_link)
     location = meeting.address if meeting.format in forms.NEEDS_ADDRESS else meeting.video_link
-    body = ics.meeting_ics(meeting, summary=f"Samhandlingsmøte {meeting.number}", description=description,
-                           location=location, uid_host=settings.rp_id, now=utcnow())
-    await record(db, audit_ctx(request), "meeting.calendar_downloaded", patient_ids=[patient_id],
-                 detail=f"meeting {meeting.id}")
+    body = await scheduling.calendar_file(db, audit_ctx(request), meeting, description=description,
+                                          location=location, uid_host=settings.rp_id)
     return Response(body.encode("utf-8"), media_type="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="samhandlingsmote-{meeting.number}.ics"',
         "Cache-Control": "no-store"})
@@ -231,33 +213,9 @@ async def meeting_calendar(request: Request, meeting_id: int) -> Response:
 
 @get("/meeting/check", opt=policy(PATIENT))
 async def camera_check(request: Request) -> Response:
-    _own_patient_id(request)
+    acting_for(actor(request), VIEW_MEETING)
     return render(request, "meetings/check.html", {})
 
 
-# --- Patient: inbox -------------------------------------------------------------------------
-
-@get("/inbox", opt=policy(PATIENT))
-async def inbox(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
-    lang = locale(request)
-    rows = await inbox_service.inbox(db, patient_id)
-    items = [{"note": note, "text": scheduling.notification_text(note.message, note.params, lang,
-                                                                lambda m: gettext(request, m))} for note in rows]
-    await record(db, audit_ctx(request), "inbox.viewed", patient_ids=[patient_id])
-    return render(request, "notify/inbox.html", {"items": items, "unread": sum(1 for n in rows if not n.read_at)})
-
-
-@post("/inbox/read", opt=policy(PATIENT))
-async def inbox_read(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
-    await inbox_service.mark_all_read(db, patient_id)
-    await record(db, audit_ctx(request), "inbox.marked_read", patient_ids=[patient_id])
-    flash(request, N_("All messages are marked as read."))
-    return redirect(request, "/inbox")
-
-
 ROUTES = [new_meeting, create_meeting, clinic_meeting, reschedule_form, reschedule, cancel_form, cancel,
-          patient_meeting, meeting_calendar, camera_check, inbox, inbox_read]
+          patient_meeting, meeting_calendar, camera_check]

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
-from babel.dates import format_time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from server.access.models import Account
 from server.audit.service import AuditContext, record
 from server.db import utcnow
-from server.i18n import N_, OSLO, Formatter
-from server.meetings import invitations
+from server.i18n import N_
+from server.meetings import answers, ics, invitations
 from server.meetings.models import AgendaSegment, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
 from server.meetings.schedule_forms import TOPIC_LABELS, MeetingPlan, Slot
 from server.notify.service import notify
@@ -48,11 +46,6 @@ def _full():
             selectinload(Meeting.segments), selectinload(Meeting.changes))
 
 
-async def load_patient(db: AsyncSession, patient_id: int, lock: bool = False) -> Patient | None:
-    """`lock`: hold the patient row (PostgreSQL) so two clinicians cannot both schedule SHM 1."""
-    return await db.get(Patient, patient_id, with_for_update=lock or None)
-
-
 async def load_meeting(db: AsyncSession, meeting_id: int, lock: bool = False) -> Meeting | None:
     """`lock`: hold the meeting row (PostgreSQL) while a change checks and bumps its version."""
     query = select(Meeting).options(*_full()).where(Meeting.id == meeting_id)
@@ -72,11 +65,30 @@ async def submitted_wishes(db: AsyncSession, patient_id: int, number: int) -> di
     return wishes.submitted_answers if wishes is not None and wishes.submitted_answers else None
 
 
-async def account_names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return dict((await db.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))).all())
+async def schedule_form_wishes(db: AsyncSession, ctx: AuditContext, patient: Patient, number: int) -> dict | None:
+    """What the patient sent for SHM `number`, read for the scheduling form (an audited read)."""
+    wishes = await submitted_wishes(db, patient.id, number)
+    await record(db, ctx, "meeting.schedule_form_viewed", patient_ids=[patient.id])
+    return wishes
+
+
+async def viewed(db: AsyncSession, ctx: AuditContext, meeting: Meeting) -> None:
+    await record(db, ctx, "meeting.viewed", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")
+
+
+async def refuse(db: AsyncSession, ctx: AuditContext, action: str, patient_id: int, detail: str = "") -> None:
+    """A change refused by its form's rules: audited, nothing stored."""
+    await record(db, ctx, action, patient_ids=[patient_id], outcome="refused", detail=detail)
+
+
+async def calendar_file(db: AsyncSession, ctx: AuditContext, meeting: Meeting, *, description: str, location: str,
+                        uid_host: str) -> str:
+    """The meeting as an .ics file for the patient's calendar (an audited read)."""
+    body = ics.meeting_ics(meeting, summary=f"Samhandlingsmøte {meeting.number}", description=description,
+                           location=location, uid_host=uid_host, now=utcnow())
+    await record(db, ctx, "meeting.calendar_downloaded", patient_ids=[meeting.patient_id],
+                 detail=f"meeting {meeting.id}")
+    return body
 
 
 # --- Changes --------------------------------------------------------------------------------
@@ -160,9 +172,8 @@ def segment_names(meeting: Meeting, segment: AgendaSegment) -> list[str]:
 
 
 def patient_topics(wishes: dict | None) -> dict[str, Any]:
-    topics = (wishes or {}).get("topics") or {}
-    return {"suggested": [TOPIC_LABELS[t] for t in topics.get("suggested") or [] if t in TOPIC_LABELS],
-            "text": str(topics.get("text") or "")}
+    topics = answers.decode(wishes).topics or answers.Topics()
+    return {"suggested": [TOPIC_LABELS[t] for t in topics.suggested if t in TOPIC_LABELS], "text": topics.text}
 
 
 async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: int,
@@ -177,28 +188,3 @@ async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: 
     await record(db, ctx, "meeting.patient_viewed", patient_ids=[patient_id],
                  detail=" ".join(f"meeting {m.id}" for m in meetings))
     return result
-
-
-def clock(value: datetime, lang: str) -> str:
-    return format_time(value, "short", tzinfo=OSLO, locale=lang)
-
-
-def when_text(value: datetime, lang: str, translate: Callable[[str], str]) -> str:
-    """'Sunday, March 28, 2027 at 10:00 AM' / 'søndag 28. mars 2027 kl. 10:00' (Europe/Oslo)."""
-    return translate(N_("%(date)s at %(time)s")) % {"date": Formatter(lang).date(value, "full"),
-                                                    "time": clock(value, lang)}
-
-
-def notification_text(message: str, params: dict[str, Any], lang: str, translate: Callable[[str], str]) -> str:
-    """A stored msgid with params in the reader's language; `when` params are ISO times shown in Oslo."""
-    shown = {key: str(value) for key, value in (params or {}).items()}
-    if "when" in shown:
-        try:
-            shown["when"] = when_text(datetime.fromisoformat(shown["when"]), lang, translate)
-        except ValueError:
-            pass
-    text = translate(message)
-    try:
-        return text % shown if shown else text
-    except (KeyError, TypeError, ValueError):
-        return text

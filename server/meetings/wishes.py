@@ -246,3 +246,12 @@ def state_of(wishes: MeetingWishes | None) -> str:
     return "sent"
 
 
+
+
+async def read_wishes(db: AsyncSession, ctx: AuditContext, patient_id: int, action: str = "meeting.wishes_viewed",
+                      detail: str = "") -> MeetingWishes | None:
+    """The patient's SHM 1 wishes, read by the patient (`meeting.wishes_viewed`) or the clinic
+    (`meeting.wishes_reviewed`): an audited read."""
+    wishes = await get_wishes(db, patient_id)
+    await record(db, ctx, action, patient_ids=[patient_id], detail=detail)
+    return wishes

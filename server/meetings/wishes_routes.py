@@ -8,57 +8,48 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT, REVIEW_WISHES, can, policy
-from server.access.service import db_of
-from server.audit.service import record
+from server.access.acting import acting_for
+from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT, REVIEW_WISHES, policy
 from server.i18n import N_
+from server.meetings import answers
 from server.meetings import wishes as service
-from server.pathway.service import load_patient
+from server.pathway.acting import patient_for
 from server.web import actor, audit_ctx, flash, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 EDITABLE_STAGES = range(1, 7)  # until SHM 1 has taken place
 
 
-def _own_patient_id(request: Request) -> int:
-    me = actor(request)
-    if not can(me, EDIT_WISHES, me.patient_id):
-        raise NotFoundException()
-    return me.patient_id
-
-
 def _context(wishes, locked: bool) -> dict[str, Any]:
-    return {"wishes": wishes, "answers": (wishes.answers if wishes else {}) or {}, "locked": locked,
+    return {"wishes": wishes, "answers": answers.decode(wishes.answers if wishes else None), "locked": locked,
             "state": service.state_of(wishes), "steps": service.STEPS, "topics": service.TOPICS,
             "roles": service.OTHER_ROLES, "places": service.PLACES}
 
 
 @get("/meeting/wishes", opt=policy(PATIENT))
-async def summary(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
-    patient = await load_patient(db, patient_id)
-    wishes = await service.get_wishes(db, patient_id)
-    await record(db, audit_ctx(request), "meeting.wishes_viewed", patient_ids=[patient_id])
+async def summary(request: Request, db: AsyncSession) -> Response:
+    patient = await patient_for(db, actor(request), EDIT_WISHES)
+    patient_id = patient.id
+    wishes = await service.read_wishes(db, audit_ctx(request), patient_id)
     context = _context(wishes, await service.is_locked(db, patient_id))
-    context |= {"patient": patient, "missing": service.missing_steps(context["answers"]),
+    context |= {"patient": patient, "missing": service.missing_steps((wishes.answers if wishes else None) or {}),
                 "open": patient.stage in EDITABLE_STAGES}
     return render(request, "meetings/wishes_summary.html", context)
 
 
-async def _step_page(request: Request, key: str, *, value=None, errors=None, status: int = 200) -> Response:
+async def _step_page(request: Request, db: AsyncSession, key: str, *, value=None, errors=None,
+                     status: int = 200) -> Response:
     step = service.step_by_key(key)
     if step is None:
         raise NotFoundException()
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
-    patient = await load_patient(db, patient_id)
-    wishes = await service.get_wishes(db, patient_id)
+    patient = await patient_for(db, actor(request), EDIT_WISHES)
+    patient_id = patient.id
+    wishes = await service.read_wishes(db, audit_ctx(request), patient_id, detail=f"step {key}")
     context = _context(wishes, await service.is_locked(db, patient_id))
-    if value is None:
-        value = context["answers"].get(key)
-    await record(db, audit_ctx(request), "meeting.wishes_viewed", patient_ids=[patient_id], detail=f"step {key}")
+    if value is None:  # the step's form is filled from the stored answer as it is (form data, not the document)
+        value = ((wishes.answers if wishes else None) or {}).get(key)
     context |= {"patient": patient, "step": step, "value": value, "errors": errors or {},
                 "previous": service.previous_step(key), "next": service.next_step(key),
                 "step_number": service.STEP_KEYS.index(key) + 1,
@@ -67,16 +58,15 @@ async def _step_page(request: Request, key: str, *, value=None, errors=None, sta
 
 
 @get("/meeting/wishes/{key:str}", opt=policy(PATIENT))
-async def step_page(request: Request, key: str) -> Response:
-    return await _step_page(request, key)
+async def step_page(request: Request, key: str, db: AsyncSession) -> Response:
+    return await _step_page(request, db, key)
 
 
-async def _save(request: Request, key: str, data: dict[str, Any]):
+async def _save(request: Request, db: AsyncSession, key: str, data: dict[str, Any]):
     """Save what was typed as the draft, valid or not: nothing typed is lost."""
     if service.step_by_key(key) is None:
         raise NotFoundException()
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
+    patient_id = acting_for(actor(request), EDIT_WISHES)
     if await service.is_locked(db, patient_id):
         return None, None, True
     value = service.parse_step(key, data)
@@ -86,30 +76,29 @@ async def _save(request: Request, key: str, data: dict[str, Any]):
 
 
 @post("/meeting/wishes/{key:str}", opt=policy(PATIENT))
-async def save_step(request: Request, key: str, data: Form) -> Response:
-    value, errors, locked = await _save(request, key, data)
+async def save_step(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
+    value, errors, locked = await _save(request, db, key, data)
     if locked:
         flash(request, N_("The clinic has planned the meeting, so your answers can no longer be changed here. "
                           "Call the clinic if something has changed."), "warning")
         return redirect(request, "/meeting/wishes")
     if errors:
-        return await _step_page(request, key, value=value, errors=errors, status=422)
+        return await _step_page(request, db, key, value=value, errors=errors, status=422)
     following = service.next_step(key)
     going_to_summary = data.get("to") == "summary" or following is None
     return redirect(request, "/meeting/wishes" if going_to_summary else f"/meeting/wishes/{following}")
 
 
 @post("/meeting/wishes/{key:str}/autosave", opt=policy(PATIENT))
-async def autosave(request: Request, key: str, data: Form) -> Response:
+async def autosave(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
     """htmx saves the draft while the patient types; it answers with the small "saved" status."""
-    _value, _errors, locked = await _save(request, key, data)
+    _value, _errors, locked = await _save(request, db, key, data)
     return render(request, "meetings/_autosave_status.html", {"saved": not locked, "locked": locked})
 
 
 @post("/meeting/wishes-submit", opt=policy(PATIENT))
-async def submit(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
+async def submit(request: Request, db: AsyncSession) -> Response:
+    patient_id = acting_for(actor(request), EDIT_WISHES)
     wishes = await service.get_wishes(db, patient_id)
     if await service.is_locked(db, patient_id):
         flash(request, N_("The clinic has planned the meeting, so your answers can no longer be changed here. "
@@ -126,29 +115,21 @@ async def submit(request: Request) -> Response:
 # --- Clinic ------------------------------------------------------------------------------------
 
 @get("/clinic/patients/{patient_id:int}/wishes", opt=policy(CLINICIAN))
-async def review(request: Request, patient_id: int) -> Response:
-    if not can(actor(request), REVIEW_WISHES, patient_id):
-        raise NotFoundException()
-    db = db_of(request)
-    patient = await load_patient(db, patient_id)
-    if patient is None:
-        raise NotFoundException()
-    wishes = await service.get_wishes(db, patient_id)
-    await record(db, audit_ctx(request), "meeting.wishes_reviewed", patient_ids=[patient_id])
+async def review(request: Request, patient_id: int, db: AsyncSession) -> Response:
+    patient = await patient_for(db, actor(request), REVIEW_WISHES, patient_id)
+    wishes = await service.read_wishes(db, audit_ctx(request), patient_id, "meeting.wishes_reviewed")
     submitted = wishes.submitted_answers if wishes and wishes.submitted_answers else None
     changed = service.changed_sections(wishes.reviewed_answers, submitted) if submitted and wishes.reviewed_answers \
         else set()
-    context = {"patient": patient, "wishes": wishes, "answers": submitted or {}, "changed": changed,
+    context = {"patient": patient, "wishes": wishes, "answers": answers.decode(submitted), "changed": changed,
                "state": "read" if service.read_since_sent(wishes) else "sent", "steps": service.STEPS,
                "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES}
     return render(request, "meetings/clinic_wishes.html", context)
 
 
 @post("/clinic/patients/{patient_id:int}/wishes/read", opt=policy(CLINICIAN))
-async def mark_read(request: Request, patient_id: int) -> Response:
-    if not can(actor(request), REVIEW_WISHES, patient_id):
-        raise NotFoundException()
-    db = db_of(request)
+async def mark_read(request: Request, patient_id: int, db: AsyncSession) -> Response:
+    acting_for(actor(request), REVIEW_WISHES, patient_id)
     wishes = await service.get_wishes(db, patient_id)
     if wishes is None or wishes.submitted_answers is None:
         raise NotFoundException()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.audit.service import AuditContext, record
 from server.db import utcnow
+from server.i18n import when_text
 from server.notify.models import Notification
 
 
@@ -15,17 +21,31 @@ async def notify(db: AsyncSession, patient_id: int, message: str, link: str = ""
     await db.flush()
 
 
-async def unread_count(db: AsyncSession, patient_id: int) -> int:
-    return await db.scalar(select(func.count()).select_from(Notification)
-                           .where(Notification.patient_id == patient_id, Notification.read_at.is_(None))) or 0
-
-
-async def inbox(db: AsyncSession, patient_id: int, limit: int = 50) -> list[Notification]:
-    return list((await db.scalars(select(Notification).where(Notification.patient_id == patient_id)
+async def inbox(db: AsyncSession, ctx: AuditContext, patient_id: int, limit: int = 50) -> list[Notification]:
+    """The patient's latest messages, newest first (an audited read)."""
+    rows = list((await db.scalars(select(Notification).where(Notification.patient_id == patient_id)
                                   .order_by(Notification.created_at.desc(), Notification.id.desc())
                                   .limit(limit))).all())
+    await record(db, ctx, "inbox.viewed", patient_ids=[patient_id])
+    return rows
 
 
-async def mark_all_read(db: AsyncSession, patient_id: int) -> None:
+async def mark_all_read(db: AsyncSession, ctx: AuditContext, patient_id: int) -> None:
     await db.execute(update(Notification).where(Notification.patient_id == patient_id,
                                                 Notification.read_at.is_(None)).values(read_at=utcnow()))
+    await record(db, ctx, "inbox.marked_read", patient_ids=[patient_id])
+
+
+def notification_text(message: str, params: dict[str, Any], lang: str, translate: Callable[[str], str]) -> str:
+    """A stored msgid with params in the reader's language; `when` params are ISO times shown in Oslo."""
+    shown = {key: str(value) for key, value in (params or {}).items()}
+    if "when" in shown:
+        try:
+            shown["when"] = when_text(datetime.fromisoformat(shown["when"]), lang, translate)
+        except ValueError:
+            pass
+    text = translate(message)
+    try:
+        return text % shown if shown else text
+    except (KeyError, TypeError, ValueError):
+        return text

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from server.access import sessions
+from server.access.models import Account, Credential
+from server.access.service import create_account, issue_code
 from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import N_, OSLO, today_oslo
 from server.pathway.models import Patient, StageEvent
 from server.pathway.stages import EXTENDED_INVITATION, FIRST, LAST, STAGES, Deadline, Stage, next_deadline, stage
+from server.settings import Settings
 
 PER_PAGE = 25
 MAX_NAME = 200
@@ -61,14 +65,20 @@ def timeline(patient: Patient) -> list[TimelineItem]:
     return items
 
 
-async def load_patient(db: AsyncSession, patient_id: int) -> Patient | None:
-    return await db.scalar(select(Patient).options(selectinload(Patient.events)).where(Patient.id == patient_id))
+async def load_patient(db: AsyncSession, patient_id: int, lock: bool = False) -> Patient | None:
+    """The one loader of a patient (with the stage events). Routes get a patient through
+    `server.pathway.acting.patient_for`, which checks the policy first.
+
+    `lock`: hold the patient row (PostgreSQL), e.g. so two clinicians cannot both schedule SHM 1.
+    """
+    query = select(Patient).options(selectinload(Patient.events)).where(Patient.id == patient_id)
+    if lock:
+        query = query.with_for_update(of=Patient).execution_options(populate_existing=True)
+    return await db.scalar(query)
 
 
-async def view_patient(db: AsyncSession, ctx: AuditContext, patient_id: int, action: str) -> Patient | None:
-    patient = await load_patient(db, patient_id)
-    if patient is not None:
-        await record(db, ctx, action, patient_ids=[patient.id])
+async def view_patient(db: AsyncSession, ctx: AuditContext, patient: Patient, action: str) -> Patient:
+    await record(db, ctx, action, patient_ids=[patient.id])
     return patient
 
 
@@ -144,6 +154,32 @@ async def create_patient(db: AsyncSession, ctx: AuditContext, form: dict[str, st
     return patient
 
 
+async def create_patient_with_code(db: AsyncSession, settings: Settings, ctx: AuditContext,
+                                   form: dict[str, str]) -> tuple[Patient, str]:
+    """A new patient, their account and a one-time code for it (shown once)."""
+    patient = await create_patient(db, ctx, form)
+    account = await create_account(db, "patient", patient.name, patient_id=patient.id)
+    code = await issue_code(db, settings, ctx, account.id)
+    await record(db, ctx, "patient.code_issued", patient_ids=[patient.id])
+    return patient, code
+
+
+async def issue_patient_code(db: AsyncSession, settings: Settings, ctx: AuditContext, patient: Patient, *,
+                             remove_passkeys: bool) -> tuple[str, int]:
+    """A new code for the patient's account (created if missing); optionally their passkeys and sessions end.
+    Returns the code and how many passkeys were removed."""
+    account = await db.scalar(select(Account).where(Account.patient_id == patient.id))
+    if account is None:
+        account = await create_account(db, "patient", patient.name, patient_id=patient.id)
+    removed = 0
+    if remove_passkeys:
+        removed = (await db.execute(delete(Credential).where(Credential.account_id == account.id))).rowcount or 0
+        await sessions.end_all_for_account(db, account.id)
+    code = await issue_code(db, settings, ctx, account.id)
+    await record(db, ctx, "patient.code_issued", patient_ids=[patient.id], detail=f"{removed} passkeys removed")
+    return code, removed
+
+
 def _refresh_deadline(patient: Patient) -> None:
     deadline = deadline_for(patient)
     patient.next_deadline = deadline.due if deadline else None
@@ -174,6 +210,10 @@ def validate_move(patient: Patient, form: dict[str, str]) -> dict[str, str]:
         if len(form.get(field, "")) > MAX_TEXT:
             errors[field] = N_("This can be at most 2000 characters.")
     return errors
+
+
+async def refuse_move(db: AsyncSession, ctx: AuditContext, patient: Patient) -> None:
+    await record(db, ctx, "patient.stage_move_refused", patient_ids=[patient.id], outcome="refused")
 
 
 async def move_stage(db: AsyncSession, ctx: AuditContext, patient: Patient, form: dict[str, str]) -> Stage:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
 
 from server.i18n import N_
 
@@ -69,37 +72,19 @@ def stage(number: int) -> Stage:
 
 # --- National pathway times ------------------------------------------------------------------
 
-def easter_sunday(year: int) -> date:
-    """Anonymous Gregorian algorithm (Meeus/Jones/Butcher)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def norwegian_holidays(year: int) -> set[date]:
-    easter = easter_sunday(year)
-    moving = {easter + timedelta(days=n) for n in (-3, -2, 0, 1, 39, 49, 50)}
-    fixed = {date(year, 1, 1), date(year, 5, 1), date(year, 5, 17), date(year, 12, 25), date(year, 12, 26)}
-    return moving | fixed
+@lru_cache(maxsize=64)
+def norwegian_holidays(year: int) -> frozenset[date]:
+    """Norway's public holidays (the `holidays` package): New Year, Easter (Maundy Thursday to Easter Monday),
+    1 and 17 May, Ascension, Whitsun (Sunday and Monday), Christmas and Boxing Day. Not ordinary Sundays."""
+    return frozenset(holidays.country_holidays("NO", years=year))
 
 
 def add_working_days(start: date, days: int) -> date:
     """The date `days` working days after `start` (weekends and Norwegian public holidays skipped)."""
     current = start
-    holidays = norwegian_holidays(current.year)
     while days > 0:
         current += timedelta(days=1)
-        if current.year != start.year:
-            holidays = holidays | norwegian_holidays(current.year)
-        if current.weekday() < 5 and current not in holidays:
+        if current.weekday() < 5 and current not in norwegian_holidays(current.year):
             days -= 1
     return current
 

@@ -12,11 +12,11 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.policy import CLINICIAN, EDIT_PLAN, VIEW_PLAN, can, policy
-from server.access.service import db_of
-from server.audit.service import record
+from server.access.policy import CLINICIAN, EDIT_PLAN, VIEW_PLAN, policy
 from server.i18n import N_
+from server.pathway.acting import patient_for
 from server.pathway.models import Patient
 from server.plan import forms, service
 from server.plan.models import ActionPlan
@@ -32,35 +32,29 @@ def _home(patient_id: int) -> str:
     return f"/clinic/patients/{patient_id}/plan"
 
 
-async def _load(request: Request, patient_id: int, action: str = EDIT_PLAN) -> tuple[Patient, ActionPlan | None]:
-    if not can(actor(request), action, patient_id):
-        raise NotFoundException()
-    db = db_of(request)
-    patient = await service.load_patient(db, patient_id)
-    if patient is None:
-        raise NotFoundException()
+async def _load(request: Request, db: AsyncSession, patient_id: int,
+                action: str = EDIT_PLAN) -> tuple[Patient, ActionPlan | None]:
+    patient = await patient_for(db, actor(request), action, patient_id)
     return patient, await service.load_plan(db, patient_id)
 
 
-async def _plan(request: Request, patient_id: int) -> tuple[Patient, ActionPlan]:
+async def _plan(request: Request, db: AsyncSession, patient_id: int) -> tuple[Patient, ActionPlan]:
     """The patient and their plan; no plan yet (only reachable by a typed URL) is a 404."""
-    patient, plan = await _load(request, patient_id)
+    patient, plan = await _load(request, db, patient_id)
     if plan is None:
         raise NotFoundException()
     return patient, plan
 
 
-async def _conflict(request: Request, plan: ActionPlan, what: str, **extra: Any) -> dict[str, Any]:
+async def _conflict(request: Request, db: AsyncSession, plan: ActionPlan, what: str, **extra: Any) -> dict[str, Any]:
     """Audit the refused save; who saved the draft meanwhile, and when (the plan is refreshed by then)."""
-    db = db_of(request)
     await service.record_conflict(db, audit_ctx(request), plan, what)
     names = await service.account_names(db, {plan.draft_updated_by})
     return {"by": names.get(plan.draft_updated_by or 0, ""), "at": plan.draft_updated_at} | extra
 
 
-async def _refused(request: Request, plan: ActionPlan, what: str) -> None:
-    await record(db_of(request), audit_ctx(request), "plan.save_refused", patient_ids=[plan.patient_id],
-                 outcome="refused", detail=f"plan {plan.id} {what}")
+async def _refused(request: Request, db: AsyncSession, plan: ActionPlan, what: str) -> None:
+    await service.refuse_save(db, audit_ctx(request), plan, what)
 
 
 def _context(patient: Patient, plan: ActionPlan | None, **extra: Any) -> dict[str, Any]:
@@ -69,12 +63,12 @@ def _context(patient: Patient, plan: ActionPlan | None, **extra: Any) -> dict[st
 
 # --- The workspace ----------------------------------------------------------------------------
 
-async def _workspace(request: Request, patient: Patient, plan: ActionPlan | None, *, errors: dict | None = None,
+async def _workspace(request: Request, db: AsyncSession, patient: Patient, plan: ActionPlan | None, *,
+                     errors: dict | None = None,
                      goals: list | None = None, goals_version: Any = None, publish: dict | None = None,
                      conflict: dict | None = None, missing: list | None = None, status: int = 200) -> Response:
-    db = db_of(request)
     if plan is None:
-        await record(db, audit_ctx(request), "plan.viewed", patient_ids=[patient.id], detail="no plan")
+        await service.viewed(db, audit_ctx(request), patient.id, None)
         return render(request, "plan/clinic_plan.html", _context(patient, None, errors={}), status=status)
     published = [v.label for v in plan.versions]
     context = await service.workspace(db, audit_ctx(request), plan)
@@ -88,92 +82,92 @@ async def _workspace(request: Request, patient: Patient, plan: ActionPlan | None
 
 
 @get(BASE, opt=policy(CLINICIAN))
-async def show(request: Request, patient_id: int) -> Response:
-    patient, plan = await _load(request, patient_id, VIEW_PLAN)
-    return await _workspace(request, patient, plan)
+async def show(request: Request, patient_id: int, db: AsyncSession) -> Response:
+    patient, plan = await _load(request, db, patient_id, VIEW_PLAN)
+    return await _workspace(request, db, patient, plan)
 
 
 @post(BASE + "/start", opt=policy(CLINICIAN))
-async def start(request: Request, patient_id: int) -> Response:
-    await _load(request, patient_id)
-    await service.start_plan(db_of(request), audit_ctx(request), patient_id, lambda m: gettext(request, m))
+async def start(request: Request, patient_id: int, db: AsyncSession) -> Response:
+    await _load(request, db, patient_id)
+    await service.start_plan(db, audit_ctx(request), patient_id, lambda m: gettext(request, m))
     flash(request, N_("The plan is started. The patient's wishes for the meeting are filled in as goals."))
     return redirect(request, _home(patient_id))
 
 
 @post(BASE + "/goals", opt=policy(CLINICIAN))
-async def save_goals(request: Request, patient_id: int, data: Form) -> Response:
-    patient, plan = await _plan(request, patient_id)
+async def save_goals(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
+    patient, plan = await _plan(request, db, patient_id)
     rows, version = forms.read_goals(data), forms.read_version(data)
     errors = forms.validate_goals(rows)
     conflict = None
     if forms.stale(version, plan.draft_version):
-        conflict = await _conflict(request, plan, "goals", yours=[r["text"] for r in rows if r["text"]])
+        conflict = await _conflict(request, db, plan, "goals", yours=[r["text"] for r in rows if r["text"]])
     elif not errors:
         draft = service.with_goals(plan.draft, forms.to_goals(rows))
-        if await service.save_draft(db_of(request), audit_ctx(request), plan, int(version), draft, "plan.goals_saved"):
+        if await service.save_draft(db, audit_ctx(request), plan, int(version), draft, "plan.goals_saved"):
             flash(request, N_("The goals are saved."))
             return redirect(request, _home(patient_id))
-        conflict = await _conflict(request, plan, "goals", yours=[r["text"] for r in rows if r["text"]])
+        conflict = await _conflict(request, db, plan, "goals", yours=[r["text"] for r in rows if r["text"]])
     if conflict:
         errors = {"conflict": forms.CONFLICT} | errors
         version = str(plan.draft_version)  # saving again is a deliberate choice after comparing
     else:
-        await _refused(request, plan, "goals")
-    return await _workspace(request, patient, plan, errors=errors, goals=rows, goals_version=version,
+        await _refused(request, db, plan, "goals")
+    return await _workspace(request, db, patient, plan, errors=errors, goals=rows, goals_version=version,
                             conflict=conflict, status=422)
 
 
 @post(BASE + "/publish", opt=policy(CLINICIAN))
-async def publish(request: Request, patient_id: int, data: Form) -> Response:
-    patient, plan = await _plan(request, patient_id)
+async def publish(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
+    patient, plan = await _plan(request, db, patient_id)
     form = forms.read_publish(data)
     labels = [v.label for v in plan.versions]
     previous = service.latest_version(plan)
     errors, missing = forms.validate_publish(form, labels, plan.draft, previous.content if previous else None)
     conflict = None
     if forms.stale(form["draft_version"], plan.draft_version):
-        conflict = await _conflict(request, plan, "publish")
+        conflict = await _conflict(request, db, plan, "publish")
     elif not errors:
-        version = await service.publish(db_of(request), audit_ctx(request), plan, int(form["draft_version"]),
+        version = await service.publish(db, audit_ctx(request), plan, int(form["draft_version"]),
                                         form["label"], form["change_note"])
         if version is not None:
             flash(request, N_("Version %(number)s of the plan is published. The patient has been told."),
                   number=str(version.number))
             return redirect(request, _home(patient_id))
-        conflict = await _conflict(request, plan, "publish")
+        conflict = await _conflict(request, db, plan, "publish")
     if conflict:
         errors = {"conflict": N_("The draft was changed while you had this page open. Check the draft below, "
                                  "then publish again.")} | errors
         form["draft_version"] = str(plan.draft_version)
     else:
-        await _refused(request, plan, "publish")
-    return await _workspace(request, patient, plan, errors=errors, publish=form, conflict=conflict,
+        await _refused(request, db, plan, "publish")
+    return await _workspace(request, db, patient, plan, errors=errors, publish=form, conflict=conflict,
                             missing=missing, status=422)
 
 
 @post(BASE + "/updates/read", opt=policy(CLINICIAN))
-async def updates_read(request: Request, patient_id: int) -> Response:
-    _, plan = await _plan(request, patient_id)
-    await service.mark_updates_read(db_of(request), audit_ctx(request), plan)
+async def updates_read(request: Request, patient_id: int, db: AsyncSession) -> Response:
+    _, plan = await _plan(request, db, patient_id)
+    await service.mark_updates_read(db, audit_ctx(request), plan)
     flash(request, N_("The progress updates are marked as read."))
     return redirect(request, _home(patient_id))
 
 
 # --- Measures ---------------------------------------------------------------------------------
 
-async def _measure_page(request: Request, patient: Patient, plan: ActionPlan, form: dict, *, uid: str | None = None,
+async def _measure_page(request: Request, db: AsyncSession, patient: Patient, plan: ActionPlan, form: dict, *,
+                        uid: str | None = None,
                         errors: dict | None = None, conflict: dict | None = None, status: int = 200) -> Response:
-    participants = await service.meeting_participants(db_of(request), patient.id)
+    participants = await service.meeting_participants(db, patient.id)
     context = _context(patient, plan, form=form, uid=uid, errors=errors or {}, conflict=conflict,
                        participants=participants, goals=plan.draft.get("goals", []))
     return render(request, "plan/clinic_measure.html", context, status=status)
 
 
-async def _save_measure(request: Request, patient: Patient, plan: ActionPlan, form: dict, uid: str,
+async def _save_measure(request: Request, db: AsyncSession, patient: Patient, plan: ActionPlan, form: dict, uid: str,
                         adding: bool) -> Response:
     """Adding is made against the draft as it is now (it overwrites nothing); editing needs a fresh form."""
-    db = db_of(request)
     errors = forms.validate_measure(form, [g["uid"] for g in plan.draft.get("goals", [])],
                                     await service.meeting_participants(db, patient.id))
     expected = str(plan.draft_version) if adding else form["draft_version"]
@@ -190,51 +184,50 @@ async def _save_measure(request: Request, patient: Patient, plan: ActionPlan, fo
     conflict = None
     if lost:
         now = service.find_measure(plan.draft, uid)
-        conflict = await _conflict(request, plan, f"measure {uid}",
+        conflict = await _conflict(request, db, plan, f"measure {uid}",
                                    current=forms.measure_form(now) if now else None)
         errors = {"conflict": forms.CONFLICT} | errors
         form = form | {"draft_version": str(plan.draft_version)}
     else:
-        await _refused(request, plan, f"measure {uid}")
-    return await _measure_page(request, patient, plan, form, uid=None if adding else uid, errors=errors,
+        await _refused(request, db, plan, f"measure {uid}")
+    return await _measure_page(request, db, patient, plan, form, uid=None if adding else uid, errors=errors,
                                conflict=conflict, status=422)
 
 
-async def _measure(request: Request, patient_id: int, uid: str) -> tuple[Patient, ActionPlan, dict | None]:
+async def _measure(request: Request, db: AsyncSession, patient_id: int,
+                   uid: str) -> tuple[Patient, ActionPlan, dict | None]:
     if not forms.is_uid("m", uid):
         raise NotFoundException()
-    patient, plan = await _plan(request, patient_id)
+    patient, plan = await _plan(request, db, patient_id)
     return patient, plan, service.find_measure(plan.draft, uid)
 
 
 @get(BASE + "/measures/new", opt=policy(CLINICIAN))
-async def new_measure(request: Request, patient_id: int) -> Response:
-    patient, plan = await _plan(request, patient_id)
-    await record(db_of(request), audit_ctx(request), "plan.viewed", patient_ids=[patient_id],
-                 detail=f"plan {plan.id} new measure")
-    return await _measure_page(request, patient, plan, forms.measure_form(None, plan.draft_version))
+async def new_measure(request: Request, patient_id: int, db: AsyncSession) -> Response:
+    patient, plan = await _plan(request, db, patient_id)
+    await service.viewed(db, audit_ctx(request), patient_id, plan, "new measure")
+    return await _measure_page(request, db, patient, plan, forms.measure_form(None, plan.draft_version))
 
 
 @post(BASE + "/measures/new", opt=policy(CLINICIAN))
-async def create_measure(request: Request, patient_id: int, data: Form) -> Response:
-    patient, plan = await _plan(request, patient_id)
-    return await _save_measure(request, patient, plan, forms.read_measure(data), forms.new_uid("m"), adding=True)
+async def create_measure(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
+    patient, plan = await _plan(request, db, patient_id)
+    return await _save_measure(request, db, patient, plan, forms.read_measure(data), forms.new_uid("m"), adding=True)
 
 
 @get(BASE + "/measures/{uid:str}/edit", opt=policy(CLINICIAN))
-async def edit_measure(request: Request, patient_id: int, uid: str) -> Response:
-    patient, plan, measure = await _measure(request, patient_id, uid)
+async def edit_measure(request: Request, patient_id: int, uid: str, db: AsyncSession) -> Response:
+    patient, plan, measure = await _measure(request, db, patient_id, uid)
     if measure is None:
         raise NotFoundException()
-    await record(db_of(request), audit_ctx(request), "plan.viewed", patient_ids=[patient_id],
-                 detail=f"plan {plan.id} measure {uid}")
-    return await _measure_page(request, patient, plan, forms.measure_form(measure, plan.draft_version), uid=uid)
+    await service.viewed(db, audit_ctx(request), patient_id, plan, f"measure {uid}")
+    return await _measure_page(request, db, patient, plan, forms.measure_form(measure, plan.draft_version), uid=uid)
 
 
 @post(BASE + "/measures/{uid:str}/edit", opt=policy(CLINICIAN))
-async def update_measure(request: Request, patient_id: int, uid: str, data: Form) -> Response:
-    patient, plan, _ = await _measure(request, patient_id, uid)
-    return await _save_measure(request, patient, plan, forms.read_measure(data), uid, adding=False)
+async def update_measure(request: Request, patient_id: int, uid: str, data: Form, db: AsyncSession) -> Response:
+    patient, plan, _ = await _measure(request, db, patient_id, uid)
+    return await _save_measure(request, db, patient, plan, forms.read_measure(data), uid, adding=False)
 
 
 def _remove_page(request: Request, patient: Patient, plan: ActionPlan, measure: dict, version: Any,
@@ -246,24 +239,23 @@ def _remove_page(request: Request, patient: Patient, plan: ActionPlan, measure: 
 
 
 @get(BASE + "/measures/{uid:str}/remove", opt=policy(CLINICIAN))
-async def remove_form(request: Request, patient_id: int, uid: str) -> Response:
-    patient, plan, measure = await _measure(request, patient_id, uid)
+async def remove_form(request: Request, patient_id: int, uid: str, db: AsyncSession) -> Response:
+    patient, plan, measure = await _measure(request, db, patient_id, uid)
     if measure is None:
         raise NotFoundException()
-    await record(db_of(request), audit_ctx(request), "plan.viewed", patient_ids=[patient_id],
-                 detail=f"plan {plan.id} measure {uid}")
+    await service.viewed(db, audit_ctx(request), patient_id, plan, f"measure {uid}")
     return _remove_page(request, patient, plan, measure, plan.draft_version)
 
 
 @post(BASE + "/measures/{uid:str}/remove", opt=policy(CLINICIAN))
-async def remove(request: Request, patient_id: int, uid: str, data: Form) -> Response:
-    patient, plan, measure = await _measure(request, patient_id, uid)
+async def remove(request: Request, patient_id: int, uid: str, data: Form, db: AsyncSession) -> Response:
+    patient, plan, measure = await _measure(request, db, patient_id, uid)
     if measure is None:
         flash(request, N_("The measure was already removed from the draft."), "warning")
         return redirect(request, _home(patient_id))
     version = forms.read_version(data)
     if not forms.stale(version, plan.draft_version) and await service.save_draft(
-            db_of(request), audit_ctx(request), plan, int(version), service.without_measure(plan.draft, uid),
+            db, audit_ctx(request), plan, int(version), service.without_measure(plan.draft, uid),
             "plan.measure_removed", f"plan {plan.id} measure {uid}"):
         flash(request, N_("The measure “%(title)s” is removed from the draft."), title=measure.get("title", ""))
         return redirect(request, _home(patient_id))
@@ -272,7 +264,7 @@ async def remove(request: Request, patient_id: int, uid: str, data: Form) -> Res
         flash(request, N_("The measure was already removed from the draft."), "warning")
         return redirect(request, _home(patient_id))
     return _remove_page(request, patient, plan, current, plan.draft_version,
-                        await _conflict(request, plan, f"measure {uid}"))
+                        await _conflict(request, db, plan, f"measure {uid}"))
 
 
 # --- SHM 2 evaluation -------------------------------------------------------------------------
@@ -295,35 +287,34 @@ def _evaluation_page(request: Request, patient: Patient, plan: ActionPlan, form:
 
 
 @get(BASE + "/evaluation", opt=policy(CLINICIAN))
-async def evaluation(request: Request, patient_id: int) -> Response:
-    patient, plan = await _plan(request, patient_id)
-    await record(db_of(request), audit_ctx(request), "plan.viewed", patient_ids=[patient_id],
-                 detail=f"plan {plan.id} evaluation")
+async def evaluation(request: Request, patient_id: int, db: AsyncSession) -> Response:
+    patient, plan = await _plan(request, db, patient_id)
+    await service.viewed(db, audit_ctx(request), patient_id, plan, "evaluation")
     measures, _ = _evaluable(plan)
     return _evaluation_page(request, patient, plan, forms.evaluation_form(measures, plan.draft, plan.draft_version))
 
 
 @post(BASE + "/evaluation", opt=policy(CLINICIAN))
-async def save_evaluation(request: Request, patient_id: int, data: Form) -> Response:
-    patient, plan = await _plan(request, patient_id)
+async def save_evaluation(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
+    patient, plan = await _plan(request, db, patient_id)
     measures, _ = _evaluable(plan)
     form = forms.read_evaluation(data, measures)
     errors = forms.validate_evaluation(form, measures)
     conflict = None
     if forms.stale(form["draft_version"], plan.draft_version):
-        conflict = await _conflict(request, plan, "evaluation")
+        conflict = await _conflict(request, db, plan, "evaluation")
     elif not errors:
         draft = service.with_evaluations(plan.draft, forms.evaluations(form, measures))
-        if await service.save_draft(db_of(request), audit_ctx(request), plan, int(form["draft_version"]), draft,
+        if await service.save_draft(db, audit_ctx(request), plan, int(form["draft_version"]), draft,
                                     "plan.evaluation_saved"):
             flash(request, N_("The evaluation is saved in the draft."))
             return redirect(request, _home(patient_id))
-        conflict = await _conflict(request, plan, "evaluation")
+        conflict = await _conflict(request, db, plan, "evaluation")
     if conflict:
         errors = {"conflict": forms.CONFLICT} | errors
         form["draft_version"] = str(plan.draft_version)
     else:
-        await _refused(request, plan, "evaluation")
+        await _refused(request, db, plan, "evaluation")
     return _evaluation_page(request, patient, plan, form, errors, conflict, status=422)
 
 

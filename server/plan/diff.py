@@ -86,7 +86,8 @@ def _goal_texts(content: dict | None) -> dict[str, str]:
     return {goal["uid"]: _text(goal.get("text")) for goal in _items(content, "goals")}
 
 
-def _field_changes(old: dict, new: dict, old_goals: dict[str, str], new_goals: dict[str, str]) -> tuple[FieldChange, ...]:
+def _field_changes(old: dict, new: dict, old_goals: dict[str, str],
+                   new_goals: dict[str, str]) -> tuple[FieldChange, ...]:
     changes = []
     for name in FIELDS:
         before, after = _text(old.get(name)), _text(new.get(name))

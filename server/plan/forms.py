@@ -42,7 +42,8 @@ CONFLICT = N_("Someone else saved the plan while you were working on it. Your ch
               "compare the two versions below, correct the form and save again.")
 TOO_LONG = {MAX_GOAL: N_("This can be at most 300 characters."), MAX_TITLE: N_("This can be at most 200 characters."),
             MAX_DESCRIPTION: N_("This can be at most 2000 characters."),
-            MAX_TIMEFRAME: N_("This can be at most 100 characters."), MAX_NOTE: N_("This can be at most 500 characters.")}
+            MAX_TIMEFRAME: N_("This can be at most 100 characters."),
+            MAX_NOTE: N_("This can be at most 500 characters.")}
 _UID = {"g": re.compile(r"^g-[0-9a-f]{12}$"), "m": re.compile(r"^m-[0-9a-f]{12}$")}
 
 

@@ -9,24 +9,17 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body, Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.policy import PATIENT, UPDATE_OWN_MEASURES, VIEW_PLAN, can, policy
-from server.access.service import db_of
-from server.audit.service import record
+from server.access.acting import acting_for
+from server.access.policy import PATIENT, UPDATE_OWN_MEASURES, VIEW_PLAN, policy
 from server.i18n import N_, today_oslo
-from server.pathway.models import Patient
+from server.pathway.acting import patient_for
 from server.plan import view as service
 from server.plan.diff import compare
 from server.web import actor, audit_ctx, flash, is_block_request, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def _own_patient_id(request: Request, action: str = VIEW_PLAN) -> int:
-    me = actor(request)
-    if me.patient_id is None or not can(me, action, me.patient_id):
-        raise NotFoundException()
-    return me.patient_id
 
 
 def _labels() -> dict[str, Any]:
@@ -47,20 +40,19 @@ def _plan_page(request: Request, plan_view, *, uid: str = "", form=None, errors=
 
 
 @get("/plan", opt=policy(PATIENT))
-async def plan_page(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    plan_view = await service.read_current(db_of(request), audit_ctx(request), patient_id)
+async def plan_page(request: Request, db: AsyncSession) -> Response:
+    patient_id = acting_for(actor(request), VIEW_PLAN)
+    plan_view = await service.read_current(db, audit_ctx(request), patient_id)
     return _plan_page(request, plan_view)
 
 
-async def _update(request: Request, uid: str, data: dict, kind: str) -> Response:
+async def _update(request: Request, db: AsyncSession, uid: str, data: dict, kind: str) -> Response:
     """Shared by the status and note forms: a form post redirects; an htmx post gets the card back."""
-    patient_id = _own_patient_id(request, UPDATE_OWN_MEASURES)
-    db, ctx = db_of(request), audit_ctx(request)
+    patient_id = acting_for(actor(request), UPDATE_OWN_MEASURES)
+    ctx = audit_ctx(request)
     found = await service.own_measure(db, patient_id, uid)
     if found is None:  # not the patient's own measure in the current version (or not theirs at all)
-        await record(db, ctx, "plan.measure_update_refused", patient_ids=[patient_id], outcome="refused",
-                     detail=f"measure {uid[:40]}")
+        await service.refuse_update(db, ctx, patient_id, uid)
         raise NotFoundException()
     plan, plan_view = found
     form, errors = service.read_status(data, uid) if kind == "status" else service.read_note(data, uid)
@@ -82,19 +74,19 @@ async def _update(request: Request, uid: str, data: dict, kind: str) -> Response
 
 
 @post("/plan/measures/{uid:str}/status", opt=policy(PATIENT))
-async def update_status(request: Request, uid: str, data: Form) -> Response:
-    return await _update(request, uid, data, "status")
+async def update_status(request: Request, uid: str, data: Form, db: AsyncSession) -> Response:
+    return await _update(request, db, uid, data, "status")
 
 
 @post("/plan/measures/{uid:str}/note", opt=policy(PATIENT))
-async def add_note(request: Request, uid: str, data: Form) -> Response:
-    return await _update(request, uid, data, "note")
+async def add_note(request: Request, uid: str, data: Form, db: AsyncSession) -> Response:
+    return await _update(request, db, uid, data, "note")
 
 
 @get("/plan/history", opt=policy(PATIENT))
-async def history(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    versions = await service.read_history(db_of(request), audit_ctx(request), patient_id)
+async def history(request: Request, db: AsyncSession) -> Response:
+    patient_id = acting_for(actor(request), VIEW_PLAN)
+    versions = await service.read_history(db, audit_ctx(request), patient_id)
     pair = service.default_pair(versions) if versions else (0, 0)
     context = {"versions": list(reversed(versions)), "default_from": pair[0], "default_to": pair[1]}
     return render(request, "plan/patient_history.html", context | _labels())
@@ -106,10 +98,9 @@ def _number(value: str) -> int | None:
 
 
 @get("/plan/compare", opt=policy(PATIENT))
-async def compare_versions(request: Request, from_: Annotated[str, Parameter(query="from")] = "",
+async def compare_versions(request: Request, db: AsyncSession, from_: Annotated[str, Parameter(query="from")] = "",
                            to: str = "") -> Response:
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
+    patient_id = acting_for(actor(request), VIEW_PLAN)
     plan = await service.load_plan(db, patient_id)
     versions = service.published(plan)
     if not versions:
@@ -121,21 +112,16 @@ async def compare_versions(request: Request, from_: Annotated[str, Parameter(que
         raise NotFoundException()
     if older.number > newer.number:  # always read from the older to the newer version
         older, newer = newer, older
-    await record(db, audit_ctx(request), "plan.compared", patient_ids=[patient_id],
-                 detail=f"version {older.number} to {newer.number}")
+    await service.read_comparison(db, audit_ctx(request), patient_id, older, newer)
     comparison = compare(older.content or {}, newer.content or {}) if older.number != newer.number else None
     context = {"older": older, "newer": newer, "comparison": comparison, "versions": versions}
     return render(request, "plan/patient_compare.html", context | _labels())
 
 
 @get("/plan/print", opt=policy(PATIENT))
-async def print_view(request: Request) -> Response:
-    patient_id = _own_patient_id(request)
-    db = db_of(request)
-    plan_view = await service.read_current(db, audit_ctx(request), patient_id, "plan.printed")
-    patient = await db.get(Patient, patient_id)
-    if patient is None:
-        raise NotFoundException()
+async def print_view(request: Request, db: AsyncSession) -> Response:
+    patient = await patient_for(db, actor(request), VIEW_PLAN)
+    plan_view = await service.read_current(db, audit_ctx(request), patient.id, "plan.printed")
     context = {"plan": plan_view, "patient": patient, "today": today_oslo()}
     return render(request, "plan/print.html", context | _labels())
 

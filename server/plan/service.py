@@ -25,14 +25,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from server.access.models import Account
+from server.access.service import account_names
 from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import N_
+from server.meetings.answers import Topics
+from server.meetings.answers import decode as decode_answers
 from server.meetings.models import Meeting, MeetingWishes
 from server.meetings.wishes import TOPICS
 from server.notify.service import notify
-from server.pathway.models import Patient
+from server.pathway.service import load_patient
 from server.plan.forms import MAX_GOALS, new_uid
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
 
@@ -43,20 +45,9 @@ DRAFT_COLUMNS = ["draft", "draft_version", "draft_updated_at", "draft_updated_by
 
 # --- Loading --------------------------------------------------------------------------------
 
-async def load_patient(db: AsyncSession, patient_id: int, lock: bool = False) -> Patient | None:
-    return await db.get(Patient, patient_id, with_for_update=lock or None)
-
-
 async def load_plan(db: AsyncSession, patient_id: int) -> ActionPlan | None:
     return await db.scalar(select(ActionPlan).options(selectinload(ActionPlan.versions))
                            .where(ActionPlan.patient_id == patient_id))
-
-
-async def account_names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return dict((await db.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))).all())
 
 
 async def meeting_participants(db: AsyncSession, patient_id: int) -> list[str]:
@@ -83,10 +74,9 @@ def find_measure(document: dict | None, uid: str) -> dict | None:
 
 def seed_goals(answers: dict | None, translate: Callable[[str], str]) -> list[dict[str, str]]:
     """One goal per topic the patient suggested for SHM 1 (in the clinician's language), then their own words."""
-    topics = (answers or {}).get("topics") or {}
-    goals = [{"uid": new_uid("g"), "text": translate(TOPICS[key])}
-             for key in topics.get("suggested") or [] if key in TOPICS]
-    text = str(topics.get("text") or "").strip()
+    topics = decode_answers(answers).topics or Topics()
+    goals = [{"uid": new_uid("g"), "text": translate(TOPICS[key])} for key in topics.suggested if key in TOPICS]
+    text = topics.text.strip()
     if text:
         goals.append({"uid": new_uid("g"), "text": text})
     return goals[:MAX_GOALS]
@@ -129,6 +119,19 @@ async def save_draft(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, expe
     if action:
         await record(db, ctx, action, patient_ids=[plan.patient_id], detail=detail or f"plan {plan.id}")
     return True
+
+
+async def viewed(db: AsyncSession, ctx: AuditContext, patient_id: int, plan: ActionPlan | None,
+                 what: str = "") -> None:
+    """An audited read of the plan (or of its absence) by the clinic; `what`: the part shown."""
+    detail = (f"plan {plan.id} {what}" if what else f"plan {plan.id}") if plan is not None else "no plan"
+    await record(db, ctx, "plan.viewed", patient_ids=[patient_id], detail=detail)
+
+
+async def refuse_save(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, what: str) -> None:
+    """A save refused by the form's rules: audited, nothing stored."""
+    await record(db, ctx, "plan.save_refused", patient_ids=[plan.patient_id], outcome="refused",
+                 detail=f"plan {plan.id} {what}")
 
 
 async def record_conflict(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, what: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext, record
 from server.i18n import N_
+from server.plan.document import Goal, Measure, decode
 from server.plan.forms import OUTCOME_LABELS, STATUS_LABELS  # noqa: F401 - the clinic's labels, re-used here
 from server.plan.models import STATUSES, ActionPlan, MeasureUpdate, PlanVersion
 from server.plan.service import load_plan  # noqa: F401
@@ -66,7 +67,7 @@ class Group:
 @dataclass
 class PlanView:
     version: PlanVersion
-    goals: list[dict]
+    goals: list[Goal]
     measures: list[MeasureView]
 
     @property
@@ -109,31 +110,26 @@ async def _updates(db: AsyncSession, plan_id: int) -> list[MeasureUpdate]:
                                  .order_by(MeasureUpdate.at, MeasureUpdate.id)))
 
 
-def current_status(measure: dict, version: PlanVersion, updates: list[MeasureUpdate]) -> str:
+def current_status(measure: Measure, version: PlanVersion, updates: list[MeasureUpdate]) -> str:
     """The latest status set on the measure after the version was published, else the version's own."""
-    status = measure.get("status") or "planned"
+    status = measure.status or "planned"
     for update in updates:
-        if update.measure_uid == measure.get("uid") and update.status and update.at > version.published_at:
+        if update.measure_uid == measure.uid and update.status and update.at > version.published_at:
             status = update.status
     return status
 
 
 def build_view(version: PlanVersion, updates: list[MeasureUpdate]) -> PlanView:
-    content = version.content or {}
-    goals = [g for g in content.get("goals") or [] if isinstance(g, dict)]
-    goal_texts = {g.get("uid"): g.get("text", "") for g in goals}
+    document = decode(version.content)
     measures = []
-    for raw in content.get("measures") or []:
-        if not isinstance(raw, dict) or not raw.get("uid"):
-            continue
-        notes = [u for u in reversed(updates) if u.measure_uid == raw["uid"] and u.by_role == "patient" and u.note]
+    for raw in document.measures:
+        notes = [u for u in reversed(updates) if u.measure_uid == raw.uid and u.by_role == "patient" and u.note]
         measures.append(MeasureView(
-            uid=raw["uid"], title=raw.get("title", ""), description=raw.get("description", ""),
-            responsible=raw.get("responsible", ""), participant=raw.get("participant", ""),
-            goal=goal_texts.get(raw.get("goal"), ""), start=parse_date(raw.get("start")),
-            due=parse_date(raw.get("due")), timeframe=raw.get("timeframe", ""),
-            status=current_status(raw, version, updates), notes=notes[:NOTES_SHOWN]))
-    return PlanView(version, goals, measures)
+            uid=raw.uid, title=raw.title, description=raw.description, responsible=raw.responsible,
+            participant=raw.participant, goal=document.goal_text(raw.goal), start=parse_date(raw.start),
+            due=parse_date(raw.due), timeframe=raw.timeframe, status=current_status(raw, version, updates),
+            notes=notes[:NOTES_SHOWN]))
+    return PlanView(version, document.goals, measures)
 
 
 async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | None, PlanView | None]:
@@ -190,6 +186,18 @@ def read_note(data: dict, uid: str) -> tuple[dict, dict]:
     if len(value) > NOTE_MAX:
         return {"note": value[:10_000]}, {f"note-{uid}": N_("The note can have at most 1000 characters.")}
     return {"note": value}, {}
+
+
+async def refuse_update(db: AsyncSession, ctx: AuditContext, patient_id: int, uid: str) -> None:
+    """Not the patient's own measure in the current version (or not theirs at all): audited, nothing stored."""
+    await record(db, ctx, "plan.measure_update_refused", patient_ids=[patient_id], outcome="refused",
+                 detail=f"measure {uid[:40]}")
+
+
+async def read_comparison(db: AsyncSession, ctx: AuditContext, patient_id: int, older: PlanVersion,
+                          newer: PlanVersion) -> None:
+    """The patient compares two versions: an audited read."""
+    await record(db, ctx, "plan.compared", patient_ids=[patient_id], detail=f"version {older.number} to {newer.number}")
 
 
 async def save_update(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, uid: str, *,

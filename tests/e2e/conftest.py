@@ -4,7 +4,6 @@ a 360×740 phone viewport, Chromium's virtual authenticator for passkeys, and ax
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

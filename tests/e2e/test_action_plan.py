@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from server.access.service import create_account
 from server.db import utcnow
 from server.i18n import today_oslo
+from tests import factories
 from tests.e2e.conftest import Phone
 from tests.e2e.test_shm_planning import to_english
 from tests.e2e.test_walking_skeleton import login_cookie
@@ -23,20 +24,18 @@ def after_shm1(server) -> dict:
     """A patient at stage 7 whose SHM 1 (with the GP and NAV) took place, with wishes sent before it."""
 
     async def work(db):
-        from server.meetings.models import Meeting, MeetingParticipant, MeetingWishes
         from server.seed import build_patient
 
         patient = build_patient("Kari Nordmann", 7, today_oslo() - timedelta(weeks=30))
         db.add(patient)
         await db.flush()
         answers = {"topics": {"suggested": ["sleep"], "text": "Kunne jobbe litt igjen"}}
-        db.add(MeetingWishes(patient_id=patient.id, answers=answers, submitted_answers=answers, status="submitted",
-                             submitted_at=utcnow() - timedelta(days=20), read_at=utcnow() - timedelta(days=19)))
-        meeting = Meeting(patient_id=patient.id, number=1, starts_at=utcnow() - timedelta(days=7), duration_minutes=90,
-                          format="digital", video_link="https://video.example.no/m")
-        meeting.participants.extend([MeetingParticipant(kind="gp", name="Fastlege Berit Bø", contact="bo@lk.no"),
-                                     MeetingParticipant(kind="nav", name="Nora Veileder", contact="nora@nav.no")])
-        db.add(meeting)
+        await factories.wishes(db, patient.id, answers, submitted_at=utcnow() - timedelta(days=20),
+                               read_at=utcnow() - timedelta(days=19))
+        await factories.meeting(db, patient.id, starts_at=utcnow() - timedelta(days=7), duration_minutes=90,
+                                video_link="https://video.example.no/m",
+                                participants=[factories.participant("gp", "Fastlege Berit Bø", contact="bo@lk.no"),
+                                              factories.participant("nav", "Nora Veileder", contact="nora@nav.no")])
         return {"patient_id": patient.id,
                 "patient": (await create_account(db, "patient", "Kari Nordmann", patient.id)).id,
                 "clinician": (await create_account(db, "clinician", "Lege Lise Lund")).id}

@@ -14,6 +14,7 @@ from server.app import create_app
 from server.db import utcnow
 from server.i18n import today_oslo
 from server.settings import Settings
+from tests import factories
 from tests.conftest import SECRET
 from tests.e2e.test_walking_skeleton import login_cookie
 
@@ -37,7 +38,7 @@ def build_world(server):
 
     async def work(db):
         from server.meetings.invitations import make_token
-        from server.meetings.models import AgendaSegment, Invitation, Meeting, MeetingParticipant, MeetingWishes
+        from server.meetings.models import Invitation
         from server.seed import build_patient
 
         patient = build_patient("Kari Nordmann", 6, today_oslo() - timedelta(weeks=20))
@@ -48,19 +49,14 @@ def build_world(server):
                "admin": (await create_account(db, "admin", "Admin Arne")).id, "patient_id": patient.id}
         answers = {"gp": {"attend": "yes", "part": "whole"}, "nav": {"attend": "yes", "part": "part", "part_note": ""},
                    "place": {"choice": "home", "note": ""}, "topics": {"suggested": ["sleep"], "text": "Sove bedre"}}
-        db.add(MeetingWishes(patient_id=patient.id, answers=answers, submitted_answers=answers, status="submitted",
-                             submitted_at=utcnow()))
-        meeting = Meeting(patient_id=patient.id, number=1, starts_at=utcnow() + timedelta(days=10), duration_minutes=90,
-                          format="digital", video_link="https://video.example.no/m")
-        gp = MeetingParticipant(kind="gp", name="Fastlege Berit Bø", contact="bo@legekontor.no")
-        meeting.participants.append(gp)
-        db.add(meeting)
-        await db.flush()
-        db.add(AgendaSegment(meeting_id=meeting.id, position=0, title="Tilbakemelding fra utredningen",
-                             participant_ids=[gp.id]))
-        invitation = Invitation(participant_id=gp.id, nonce="axe-nonce-0123456789", expires_at=utcnow() + timedelta(days=11))
-        db.add(invitation)
-        await db.flush()
+        await factories.wishes(db, patient.id, answers)
+        invitation = Invitation(nonce="axe-nonce-0123456789", expires_at=utcnow() + timedelta(days=11))
+        meeting = await factories.meeting(
+            db, patient.id, starts_at=utcnow() + timedelta(days=10), duration_minutes=90,
+            video_link="https://video.example.no/m", segments=[("Tilbakemelding fra utredningen", [0])],
+            participants=[factories.participant("gp", "Fastlege Berit Bø", contact="bo@legekontor.no",
+                                                invitation=invitation)])
+        gp = meeting.participants[0]
         ids |= {"meeting": meeting.id, "participant": gp.id, "token": make_token(SECRET, invitation),
                 "uid": await _plan(db, patient.id)}
         return ids
@@ -69,18 +65,13 @@ def build_world(server):
 
 
 async def _plan(db, patient_id: int) -> str:
-    from server.plan.models import ActionPlan, PlanVersion
-
     content = {"goals": [{"uid": "g-0123456789ab", "text": "Sove hele natten"}],
                "measures": [{"uid": "m-0123456789ab", "title": "Gå tur hver dag", "description": "20 minutter",
                              "responsible": "patient", "participant": "", "goal": "g-0123456789ab", "start": "",
                              "due": (today_oslo() + timedelta(days=60)).isoformat(), "timeframe": "",
                              "status": "in_progress", "evaluation": None}]}
-    plan = ActionPlan(patient_id=patient_id, draft=content)
-    plan.versions.append(PlanVersion(number=1, label="shm1", content=content))
-    plan.versions.append(PlanVersion(number=2, label="update", content=content, change_note="Ingen endring"))
-    db.add(plan)
-    await db.flush()
+    await factories.plan(db, patient_id, content, content, draft=content, notes=("", "Ingen endring"),
+                         last_published=timedelta(0))
     return "m-0123456789ab"
 
 

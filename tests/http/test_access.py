@@ -9,9 +9,10 @@ from litestar.routes import HTTPRoute
 from sqlalchemy import select
 
 from server.access.models import Credential, UserSession
-from server.access.policy import ROUTE_POLICIES, route_allows, Actor
+from server.access.policy import ROUTE_POLICIES, Actor, route_allows
 from server.app import create_app
 from server.settings import Settings
+from tests import factories
 from tests.conftest import SECRET, csrf_token
 
 
@@ -52,20 +53,13 @@ async def meeting_of(db, patient_id: int):
 
     from server.db import utcnow
     from server.meetings.invitations import make_token
-    from server.meetings.models import Invitation, Meeting, MeetingParticipant
-    from server.plan.models import ActionPlan, PlanVersion
+    from server.meetings.models import Invitation
 
-    meeting = Meeting(patient_id=patient_id, number=1, starts_at=utcnow() + timedelta(days=20), duration_minutes=60,
-                      format="digital", video_link="https://video.example/m")
-    gp = MeetingParticipant(kind="gp", name="Dr. Bø", contact="bo@legekontor.no")
-    meeting.participants.append(gp)
-    db.add(meeting)
-    await db.flush()
-    invitation = Invitation(participant_id=gp.id, nonce="nonce-for-the-access-tests", expires_at=utcnow() + timedelta(days=21))
-    db.add(invitation)
-    db.add(ActionPlan(patient_id=patient_id, draft=PLAN, versions=[PlanVersion(number=1, label="shm1", content=PLAN)]))
-    await db.commit()
-    return meeting.id, gp.id, make_token(SECRET, invitation)
+    invitation = Invitation(nonce="nonce-for-the-access-tests", expires_at=utcnow() + timedelta(days=21))
+    meeting = await factories.meeting(db, patient_id, participants=[
+        factories.participant("gp", "Dr. Bø", contact="bo@legekontor.no", invitation=invitation)])
+    await factories.plan(db, patient_id, PLAN, draft=PLAN)
+    return meeting.id, meeting.participants[0].id, make_token(SECRET, invitation)
 
 
 # Patient A's published plan with one measure of their own.

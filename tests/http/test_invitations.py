@@ -11,9 +11,10 @@ from server.audit.models import AuditEvent
 from server.db import utcnow
 from server.i18n import today_oslo
 from server.meetings import invitations
-from server.meetings.models import AgendaSegment, Invitation, Meeting, MeetingParticipant
+from server.meetings.models import Invitation
 from server.notify.models import Notification
 from server.pathway.models import Patient
+from tests import factories
 from tests.conftest import BASE_URL, LANG_COOKIE, SECRET, post_form
 
 # Monday 10 June 2030, 10:00-11:30 in Oslo (summer time, UTC+2).
@@ -30,17 +31,12 @@ async def _fresh(db, model, row_id):
 async def _meeting(db, world, name="Kari Nordmann", number=1, starts_at=STARTS, video="https://video.example/kari"):
     """A patient at stage 4 with a meeting: the GP (whole meeting) and NAV (only the work segment)."""
     patient, account = await world.patient(name, stage=4)
-    meeting = Meeting(patient_id=patient.id, number=number, starts_at=starts_at, duration_minutes=90,
-                      format="digital", video_link=video)
-    gp = MeetingParticipant(kind="gp", name="Berit Bø", role="Fastlege", position=0)
-    nav = MeetingParticipant(kind="nav", name="Nils Nav", role="NAV-veileder", whole_meeting=False, position=1)
-    meeting.participants = [gp, nav]
-    db.add(meeting)
-    await db.flush()
-    db.add_all([AgendaSegment(meeting_id=meeting.id, position=0, title="Feedback from the assessment",
-                              participant_ids=[gp.id]),
-                AgendaSegment(meeting_id=meeting.id, position=1, title="Work and NAV", participant_ids=[gp.id, nav.id])])
-    await db.commit()
+    meeting = await factories.meeting(
+        db, patient.id, number=number, starts_at=starts_at, duration_minutes=90, video_link=video,
+        participants=[factories.participant("gp", "Berit Bø", role="Fastlege"),
+                      factories.participant("nav", "Nils Nav", role="NAV-veileder", whole_meeting=False)],
+        segments=[("Feedback from the assessment", [0]), ("Work and NAV", [0, 1])])
+    gp, nav = meeting.participants
     return patient, account, meeting, gp, nav
 
 
@@ -238,11 +234,9 @@ async def test_nav_answers_and_a_gp_answer_to_shm2_do_not_open_stage_5(client, d
     _, nav_token = await _link(db, nav, meeting)
     await _answer(client, nav_token, answer="accepted", comment="")
     await _answer(client, nav_token, answer="declined", comment="")
-    shm2 = Meeting(patient_id=patient.id, number=2, starts_at=STARTS + timedelta(weeks=20), duration_minutes=60,
-                   format="clinic", address="Smerteklinikken, Trondheim")
-    shm2.participants = [MeetingParticipant(kind="gp", name="Berit Bø")]
-    db.add(shm2)
-    await db.commit()
+    shm2 = await factories.meeting(db, patient.id, number=2, starts_at=STARTS + timedelta(weeks=20), format="clinic",
+                                   address="Smerteklinikken, Trondheim", video_link="",
+                                   participants=[factories.participant("gp", "Berit Bø")])
     _, gp2_token = await _link(db, shm2.participants[0], shm2)
     assert "Smerteklinikken, Trondheim" in (await client.get(f"/invitation/{gp2_token}")).text
     await _answer(client, gp2_token, answer="accepted", comment="")

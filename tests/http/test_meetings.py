@@ -6,27 +6,21 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from server.audit.models import AuditEvent
 from server.db import utcnow
 from server.i18n import OSLO
-from server.meetings.models import AgendaSegment, Invitation, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
+from server.meetings.models import Invitation, Meeting, MeetingChange, MeetingParticipant
 from server.notify.models import Notification
 from server.notify.service import notify
+from tests import factories
 from tests.conftest import post_form
+from tests.helpers import audit_count, calendar_event, count, utc_time
 
 UTC = timezone.utc
 
 
-async def _count(db, model, *where) -> int:
-    count = await db.scalar(select(func.count()).select_from(model).where(*where))
-    await db.commit()
-    return count
-
-
-async def _audit(db, action: str, patient_id: int) -> int:
-    return await _count(db, AuditEvent, AuditEvent.action == action, AuditEvent.patient_id == patient_id)
+_count, _audit = count, audit_count
 
 
 def _future_day(days: int = 30) -> str:
@@ -53,35 +47,24 @@ async def _schedule(client, patient_id: int, number: int = 1, **changes):
 
 async def _add_meeting(db, patient_id: int, starts_at: datetime, number: int = 1, **fields) -> Meeting:
     """A meeting written straight to the database, with a GP, NAV, another actor and a relative."""
-    await db.commit()
-    meeting = Meeting(patient_id=patient_id, number=number, starts_at=starts_at,
-                      duration_minutes=fields.pop("duration_minutes", 90), format=fields.pop("format", "digital"),
-                      address=fields.pop("address", ""),
-                      video_link=fields.pop("video_link", "https://meet.example.no/j1"),
-                      clinic_note=fields.pop("clinic_note", ""), segments=[], **fields)
     expires = starts_at + timedelta(days=1)
-    gp = MeetingParticipant(kind="gp", name="Berit Bø", contact="73 00 00 00", position=0)
-    gp.invitation = Invitation(nonce="a", expires_at=expires, answer="accepted", answered_at=utcnow())
-    nav = MeetingParticipant(kind="nav", name="Nils NAV", contact="nils@nav.no", position=1, whole_meeting=False)
-    nav.invitation = Invitation(nonce="b", expires_at=expires, answer="declined", answered_at=utcnow())
-    other = MeetingParticipant(kind="other", name="Eva Fysio", role="Physiotherapist", contact="e@f.no", position=2)
-    other.invitation = Invitation(nonce="c", expires_at=expires)
-    relative = MeetingParticipant(kind="relative", name="Per Nordmann", role="Husband", contact="9", position=3)
-    meeting.participants = [gp, nav, other, relative]
-    meeting.changes = [MeetingChange(kind="scheduled", new_starts_at=starts_at)]
-    db.add(meeting)
-    await db.flush()
-    meeting.segments.extend([AgendaSegment(position=0, title="Feedback from the assessment", participant_ids=[gp.id]),
-                             AgendaSegment(position=1, title="Work and NAV", participant_ids=[nav.id])])
-    await db.commit()
-    return meeting
+    participants = [
+        factories.participant("gp", "Berit Bø", contact="73 00 00 00", invitation=Invitation(
+            nonce="a", expires_at=expires, answer="accepted", answered_at=utcnow())),
+        factories.participant("nav", "Nils NAV", contact="nils@nav.no", whole_meeting=False, invitation=Invitation(
+            nonce="b", expires_at=expires, answer="declined", answered_at=utcnow())),
+        factories.participant("other", "Eva Fysio", role="Physiotherapist", contact="e@f.no",
+                              invitation=Invitation(nonce="c", expires_at=expires)),
+        factories.participant("relative", "Per Nordmann", role="Husband", contact="9"),
+    ]
+    values = {"duration_minutes": 90, "address": "", "video_link": "https://meet.example.no/j1", "clinic_note": "",
+              "changes": [MeetingChange(kind="scheduled", new_starts_at=starts_at)]} | fields
+    return await factories.meeting(db, patient_id, starts_at=starts_at, number=number, participants=participants,
+                                   segments=[("Feedback from the assessment", [0]), ("Work and NAV", [1])], **values)
 
 
 async def _wishes(db, patient_id: int, answers: dict, number: int = 1) -> None:
-    await db.commit()
-    db.add(MeetingWishes(patient_id=patient_id, meeting_number=number, answers=answers, status="submitted",
-                         submitted_at=utcnow(), submitted_answers=answers))
-    await db.commit()
+    await factories.wishes(db, patient_id, answers, number=number)
 
 
 # --- Clinic: schedule ---------------------------------------------------------------------
@@ -311,12 +294,13 @@ async def test_calendar_file_downloads_with_the_right_headers_and_times(client, 
     assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     assert response.headers["content-disposition"] == 'attachment; filename="samhandlingsmote-1.ics"'
     body = response.content.decode("utf-8")
-    assert "\r\nDTSTART:20271031T090000Z\r\n" in body and "\r\nDTEND:20271031T103000Z\r\n" in body
-    assert "SUMMARY:Samhandlingsmøte 1\r\n" in body
-    assert "LOCATION:Legekontoret\\, Storgata 1\\; 2. etg\r\n" in body
-    assert f"UID:meeting-{meeting.id}@testserver.local\r\n" in body
-    unfolded = body.replace("\r\n ", "")
-    assert "https://meet.example.no/j1" in unfolded and "Berit" not in unfolded
+    event = calendar_event(body)
+    assert utc_time(event, "DTSTART") == datetime(2027, 10, 31, 9, 0, tzinfo=UTC)
+    assert utc_time(event, "DTEND") == datetime(2027, 10, 31, 10, 30, tzinfo=UTC)
+    assert str(event["SUMMARY"]) == "Samhandlingsmøte 1"
+    assert str(event["LOCATION"]) == "Legekontoret, Storgata 1; 2. etg"
+    assert str(event["UID"]) == f"meeting-{meeting.id}@testserver.local"
+    assert "https://meet.example.no/j1" in str(event["DESCRIPTION"]) and "Berit" not in body.replace("\r\n ", "")
     assert await _audit(db, "meeting.calendar_downloaded", patient.id) == 1
 
 

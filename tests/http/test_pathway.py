@@ -7,20 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from server.audit.models import AuditEvent
 from server.i18n import Formatter, today_oslo
 from server.pathway.models import Patient
 from server.pathway.stages import add_working_days
 from tests.conftest import LANG_COOKIE, csrf_token, post_form
+from tests.helpers import audit_count
 
-
-async def _audit(db, action: str, patient_id: int | None = None) -> int:
-    query = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
-    if patient_id is not None:
-        query = query.where(AuditEvent.patient_id == patient_id)
-    count = await db.scalar(query)
-    await db.commit()
-    return count
+_audit = audit_count
 
 
 # --- Patient home ---------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from server.audit.models import AuditEvent
 from server.db import utcnow
-from server.meetings.models import Meeting, MeetingParticipant, MeetingWishes
 from server.notify.models import Notification
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
+from tests import factories
 from tests.conftest import post_form
+from tests.helpers import audit_count
 
 MEASURE = {"title": "Physiotherapy once a week", "description": "At the municipal physiotherapist",
            "responsible": "gp", "participant": "", "goal": "", "start": "2027-01-10", "due": "2027-04-10",
@@ -44,9 +45,7 @@ async def _setup(world, db, wishes: dict | None = None):
     """A patient (with submitted SHM 1 wishes, if given) and a logged-in clinician."""
     patient, account = await world.patient("Kari Nordmann")
     if wishes is not None:
-        db.add(MeetingWishes(patient_id=patient.id, meeting_number=1, answers=wishes, submitted_answers=wishes,
-                             status="submitted", submitted_at=utcnow()))
-        await db.commit()
+        await factories.wishes(db, patient.id, wishes)
     clinician = await world.staff(name="Lege Lise")
     await world.login_as(clinician)
     return patient, account, clinician
@@ -76,20 +75,13 @@ async def _started_with_measure(client, world, db):
     return patient, account, clinician, plan, plan.draft["measures"][0]["uid"]
 
 
-async def _audits(db, action: str, patient_id: int) -> int:
-    count = await db.scalar(select(func.count()).select_from(AuditEvent)
-                            .where(AuditEvent.action == action, AuditEvent.patient_id == patient_id))
-    await db.commit()
-    return count
-
-
 # --- Workspace and start ------------------------------------------------------------------
 
 async def test_empty_state_then_start_seeds_goals_from_the_wishes(client, world, db):
     patient, _, _ = await _setup(world, db, {"topics": {"suggested": ["work", "sleep"], "text": "Walk the dog again"}})
     page = await client.get(_home(patient.id))
     assert page.status_code == 200 and "No action plan yet" in page.text and "Start the plan" in page.text
-    assert await _audits(db, "plan.viewed", patient.id) == 1
+    assert await audit_count(db, "plan.viewed", patient.id) == 1
     response = await _start(client, patient.id)
     assert _redirected(response, _home(patient.id))
     page = await client.get(_home(patient.id))
@@ -97,7 +89,7 @@ async def test_empty_state_then_start_seeds_goals_from_the_wishes(client, world,
     for text in ("Work", "Sleep", "Walk the dog again"):
         assert f'value="{text}"' in page.text
     assert "Not published yet" in page.text
-    assert await _audits(db, "plan.started", patient.id) == 1
+    assert await audit_count(db, "plan.started", patient.id) == 1
 
 
 async def test_the_patient_page_links_to_the_plan(client, world, db):
@@ -149,7 +141,7 @@ async def test_add_edit_and_remove_a_measure(client, world, db):
     response = await post_form(client, remove, {"draft_version": _version(confirm.text)}, token_from=remove)
     assert _redirected(response, _home(patient.id))
     assert (await _stored(db, patient.id)).draft["measures"] == []
-    assert await _audits(db, "plan.measure_removed", patient.id) == 1
+    assert await audit_count(db, "plan.measure_removed", patient.id) == 1
     assert (await client.get(edit)).status_code == 404
 
 
@@ -181,12 +173,9 @@ async def test_invalid_measures_are_refused_with_the_answers_kept(client, world,
 
 async def test_a_responsible_participant_must_be_in_the_meeting(client, world, db):
     patient, _, _ = await _setup(world, db)
-    meeting = Meeting(patient_id=patient.id, number=1, starts_at=utcnow() + timedelta(days=3), duration_minutes=60,
-                      format="digital", video_link="https://video.example/m")
-    meeting.participants = [MeetingParticipant(kind="nav", name="Nils NAV", position=0),
-                            MeetingParticipant(kind="other", name="Eva Fysio", position=1)]
-    db.add(meeting)
-    await db.commit()
+    await factories.meeting(db, patient.id, starts_at=utcnow() + timedelta(days=3),
+                            participants=[factories.participant("nav", "Nils NAV"),
+                                          factories.participant("other", "Eva Fysio")])
     await _start(client, patient.id)
     form = (await client.get(f"{_home(patient.id)}/measures/new")).text
     assert '<option value="Eva Fysio"' in form and '<option value="Nils NAV"' in form
@@ -222,7 +211,7 @@ async def test_a_stale_measure_form_shows_both_versions_and_overwrites_nothing(c
     assert "Saved meanwhile by Lege Ola at" in stale.text
     assert "Pain school" in stale.text and "Hydrotherapy" in stale.text
     assert (await _stored(db, patient.id)).draft["measures"][0]["title"] == "Hydrotherapy"
-    assert await _audits(db, "plan.save_conflict", patient.id) == 1
+    assert await audit_count(db, "plan.save_conflict", patient.id) == 1
 
     # Saving the merged form again (it now carries the current version) goes through.
     again = await post_form(client, edit, MEASURE | {"title": "Pain school", "draft_version": _version(stale.text)},
@@ -278,7 +267,7 @@ async def test_publish_v1_then_v2_with_a_change_note_and_the_patient_is_told(cli
     assert versions[0].content["measures"][0]["uid"] == uid
     assert [n.params for n in notes] == [{"number": "1"}, {"number": "2"}]
     assert notes[0].message == "Your action plan has a new version: version %(number)s."
-    assert await _audits(db, "plan.published", patient.id) == 2
+    assert await audit_count(db, "plan.published", patient.id) == 2
 
 
 async def test_publishing_needs_a_measure(client, world, db):
@@ -358,7 +347,7 @@ async def test_unread_progress_updates_show_in_the_workspace_and_the_worklist(cl
     assert ">New<" not in page.split("data-updates")[1].split("</ul>")[0]
     worklist = (await client.get("/clinic/worklist")).text
     assert "Kari Nordmann" not in worklist.split('id="progress-heading"')[1].split("</section>")[0]
-    assert await _audits(db, "plan.updates_read", patient.id) == 1
+    assert await audit_count(db, "plan.updates_read", patient.id) == 1
 
 
 # --- Access -----------------------------------------------------------------------------------

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from server.audit.models import AuditEvent
 from server.db import utcnow
 from server.i18n import Formatter
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
+from tests import factories
 from tests.conftest import csrf_token, post_form
+from tests.helpers import audit_count, count
 
 EN = Formatter("en")
 GOALS = [{"uid": "g-sleep", "text": "Sove gjennom natten"}, {"uid": "g-work", "text": "Jobbe 50 prosent"}]
@@ -44,28 +45,12 @@ V2 = {"goals": [GOALS[0] | {"text": "Sove seks timer hver natt"}, GOALS[1]], "me
 ]}
 
 
-async def _count(db, model, *where) -> int:
-    count = await db.scalar(select(func.count()).select_from(model).where(*where))
-    await db.commit()
-    return count
-
-
-async def _audit(db, action: str, patient_id: int) -> int:
-    return await _count(db, AuditEvent, AuditEvent.action == action, AuditEvent.patient_id == patient_id)
+_count, _audit = count, audit_count
 
 
 async def _publish(db, patient_id: int, *contents: dict, labels=("shm1", "update", "shm2"), notes=()) -> ActionPlan:
     """Published versions written straight to the database, one week apart, the last one 10 days ago."""
-    await db.commit()
-    plan = ActionPlan(patient_id=patient_id, draft={})
-    db.add(plan)
-    await db.flush()
-    start = utcnow() - timedelta(days=10 + 7 * (len(contents) - 1))
-    for i, content in enumerate(contents):
-        db.add(PlanVersion(plan_id=plan.id, number=i + 1, label=labels[i], published_at=start + timedelta(days=7 * i),
-                           change_note=notes[i] if i < len(notes) else "", content=content))
-    await db.commit()
-    return plan
+    return await factories.plan(db, patient_id, *contents, labels=labels, notes=notes)
 
 
 async def _updates(db, plan_id: int, uid: str) -> list[MeasureUpdate]:

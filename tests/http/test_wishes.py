@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 
 from server.access.models import UserSession
 from server.db import utcnow
-from server.meetings.models import Meeting, MeetingWishes
+from server.meetings.models import MeetingWishes
+from tests import factories
 from tests.conftest import csrf_token, post_form
 
 GP = {"attend": "yes", "part": "whole"}
@@ -127,9 +128,7 @@ async def test_answers_are_locked_once_the_meeting_is_scheduled(client, world, d
     patient, account = await world.patient()
     await world.login_as(account)
     await _fill_required(client)
-    db.add(Meeting(patient_id=patient.id, number=1, starts_at=utcnow() + timedelta(days=20), duration_minutes=60,
-                   format="digital", video_link="https://video.example/x"))
-    await db.commit()
+    await factories.meeting(db, patient.id, video_link="https://video.example/x")
     response = await _answer(client, "place", {"choice": "gp"})
     assert "can no longer be changed" in response.text
     assert (await _wishes(db, patient.id)).answers["place"] == PLACE

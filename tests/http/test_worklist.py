@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from server.db import utcnow
 from server.i18n import today_oslo
-from server.meetings.models import Invitation, Meeting, MeetingParticipant, MeetingWishes
+from server.meetings.models import Invitation
+from tests import factories
 
 
 async def test_worklist_shows_new_input_waiting_gps_and_deadlines(client, world, db):
@@ -16,18 +17,11 @@ async def test_worklist_shows_new_input_waiting_gps_and_deadlines(client, world,
     overdue, _ = await world.patient("Olav Sen", stage=3, received=today_oslo() - timedelta(weeks=13))
     calm, _ = await world.patient("Kari Rolig", stage=7)
     now = utcnow()
-    db.add(MeetingWishes(patient_id=new_input.id, answers={}, submitted_answers={}, status="submitted", submitted_at=now))
-    db.add(MeetingWishes(patient_id=read_input.id, answers={}, submitted_answers={}, status="submitted",
-                         submitted_at=now - timedelta(days=2), read_at=now - timedelta(days=1)))
-    meeting = Meeting(patient_id=waiting.id, number=1, starts_at=now + timedelta(days=30), duration_minutes=60,
-                      format="digital", video_link="https://video.example/m")
-    gp = MeetingParticipant(kind="gp", name="Dr. Bø", contact="bo@legekontor.no")
-    meeting.participants.append(gp)
-    db.add(meeting)
-    await db.flush()
-    db.add(Invitation(participant_id=gp.id, nonce="n", created_at=now - timedelta(days=8),
-                      expires_at=now + timedelta(days=30)))
-    await db.commit()
+    await factories.wishes(db, new_input.id, submitted_at=now)
+    await factories.wishes(db, read_input.id, submitted_at=now - timedelta(days=2), read_at=now - timedelta(days=1))
+    await factories.meeting(db, waiting.id, starts_at=now + timedelta(days=30), participants=[factories.participant(
+        "gp", "Dr. Bø", contact="bo@legekontor.no",
+        invitation=Invitation(nonce="n", created_at=now - timedelta(days=8), expires_at=now + timedelta(days=30)))])
     await world.login_as(await world.staff())
     html = (await client.get("/clinic/worklist")).text
     new_section = html.split('id="input-heading"')[1].split("</section>")[0]

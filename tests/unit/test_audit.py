@@ -51,7 +51,7 @@ async def test_record_appends_a_hash_chain(db, client):
     rows = await _rows(db)
     assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
     assert rows[0].prev_hash == GENESIS
-    for previous, row in zip(rows, rows[1:]):
+    for previous, row in zip(rows, rows[1:], strict=False):
         assert row.prev_hash == previous.hash
     assert len({row.hash for row in rows}) == 5
     assert [row.patient_id for row in rows] == [None, 11, 12, None, 11]

@@ -8,7 +8,8 @@ import pytest
 
 from server.db import utcnow
 from server.meetings import invitations
-from server.meetings.models import Invitation, Meeting, MeetingParticipant
+from server.meetings.models import Invitation
+from tests import factories
 
 SECRET = "unit-test-secret"
 
@@ -68,13 +69,11 @@ def test_signature_covers_the_id():
 
 async def _two_invitations(db, world, starts_in=timedelta(days=7)):
     patient, _ = await world.patient("Kari Nordmann", stage=4)
-    meeting = Meeting(patient_id=patient.id, number=1, starts_at=utcnow() + starts_in, duration_minutes=90,
-                      format="digital", video_link="https://video.example/room")
-    gp = MeetingParticipant(kind="gp", name="Berit Bø")
-    nav = MeetingParticipant(kind="nav", name="Nils Nav", position=1)
-    meeting.participants = [gp, nav]
-    db.add(meeting)
-    await db.flush()
+    meeting = await factories.meeting(db, patient.id, starts_at=utcnow() + starts_in, duration_minutes=90,
+                                      video_link="https://video.example/room",
+                                      participants=[factories.participant("gp", "Berit Bø"),
+                                                    factories.participant("nav", "Nils Nav", position=1)])
+    gp, nav = meeting.participants
     end = invitations.meeting_end(meeting)
     a = Invitation(participant_id=gp.id, nonce="nonce-for-a-0123456789", expires_at=end)
     b = Invitation(participant_id=nav.id, nonce="nonce-for-b-0123456789", expires_at=end)

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.audit.service import AuditContext
 from server.db import utcnow
 from server.i18n import translations
-from server.meetings.models import MeetingWishes
 from server.notify.models import Notification
 from server.plan import forms, service
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
+from tests import factories
 
 
 def _measure(title: str, **fields) -> dict:
@@ -150,11 +150,9 @@ async def test_the_shm2_version_needs_an_evaluation_of_every_measure():
 
 async def test_goals_are_seeded_from_the_submitted_wishes_in_the_clinicians_language(db, world):
     patient, _ = await world.patient("Kari Nordmann")
-    db.add(MeetingWishes(patient_id=patient.id, meeting_number=1, status="submitted", submitted_at=utcnow(),
-                         answers={"topics": {"suggested": ["sleep"], "text": "Not sent yet"}},
-                         submitted_answers={"topics": {"suggested": ["work", "bogus", "mood"],
-                                                       "text": "Å gå tur med hunden"}}))
-    await db.commit()
+    await factories.wishes(db, patient.id, {"topics": {"suggested": ["sleep"], "text": "Not sent yet"}},
+                           submitted_answers={"topics": {"suggested": ["work", "bogus", "mood"],
+                                                         "text": "Å gå tur med hunden"}})
     nb = translations("nb").gettext
     plan = await service.start_plan(db, AuditContext(None, "clinician"), patient.id, nb)
     await db.commit()

@@ -8,8 +8,18 @@ import pytest
 
 from server.meetings import ics
 from server.meetings.models import Meeting
-from server.meetings.schedule_forms import (NonexistentTime, Slot, needs_late_reason, oslo_to_utc, prefill,
-                                            validate_order, validate_schedule, validate_when, video_link_error)
+from server.meetings.schedule_forms import (
+    NonexistentTime,
+    Slot,
+    needs_late_reason,
+    oslo_to_utc,
+    prefill,
+    validate_order,
+    validate_schedule,
+    validate_when,
+    video_link_error,
+)
+from tests.helpers import calendar_event, utc_time
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -187,15 +197,16 @@ def _meeting(starts_at: datetime, **fields) -> Meeting:
 
 
 @pytest.mark.parametrize("local_day,expected_start,expected_end", [
-    (date(2027, 3, 28), "20270328T080000Z", "20270328T093000Z"),
-    (date(2027, 10, 31), "20271031T090000Z", "20271031T103000Z"),
+    (date(2027, 3, 28), datetime(2027, 3, 28, 8, 0, tzinfo=UTC), datetime(2027, 3, 28, 9, 30, tzinfo=UTC)),
+    (date(2027, 10, 31), datetime(2027, 10, 31, 9, 0, tzinfo=UTC), datetime(2027, 10, 31, 10, 30, tzinfo=UTC)),
 ])
 def test_ics_has_utc_times_across_daylight_saving(local_day, expected_start, expected_end):
     meeting = _meeting(oslo_to_utc(local_day, time(10, 0)))
     text = ics.meeting_ics(meeting, summary="Samhandlingsmøte 1", description="About", location=meeting.video_link,
                            uid_host="samhandling.example", now=NOW)
-    assert f"\r\nDTSTART:{expected_start}\r\n" in text and f"\r\nDTEND:{expected_end}\r\n" in text
-    assert "\r\nUID:meeting-7@samhandling.example\r\n" in text and "\r\nDTSTAMP:20261123T120000Z\r\n" in text
+    event = calendar_event(text)
+    assert utc_time(event, "DTSTART") == expected_start and utc_time(event, "DTEND") == expected_end
+    assert str(event["UID"]) == "meeting-7@samhandling.example" and utc_time(event, "DTSTAMP") == NOW
     assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n") and text.endswith("END:VCALENDAR\r\n")
     assert "\n" not in text.replace("\r\n", "")
 
@@ -205,7 +216,10 @@ def test_ics_escapes_text_and_folds_long_lines_by_octets():
     description = "Møte; med fastlege, NAV og deg\\ sjekk\nlinje to " + "æøå" * 40
     text = ics.meeting_ics(meeting, summary="Samhandlingsmøte 1", description=description,
                            location="Smerteklinikken, St. Olavs hospital; inngang B", uid_host="x", now=NOW)
-    assert "LOCATION:Smerteklinikken\\, St. Olavs hospital\\; inngang B\r\n" in text
+    assert "LOCATION:Smerteklinikken\\, St. Olavs hospital\\; inngang B\r\n" in text  # escaped on the wire
+    event = calendar_event(text)
+    assert str(event["LOCATION"]) == "Smerteklinikken, St. Olavs hospital; inngang B"
+    assert str(event["DESCRIPTION"]) == description
     lines = text.split("\r\n")
     assert all(len(line.encode("utf-8")) <= 75 for line in lines)
     unfolded = text.replace("\r\n ", "")
@@ -217,4 +231,5 @@ def test_ics_escapes_text_and_folds_long_lines_by_octets():
 def test_ics_for_a_cancelled_meeting_says_so():
     meeting = _meeting(datetime(2027, 1, 10, 9, tzinfo=UTC), status="cancelled", version=3)
     text = ics.meeting_ics(meeting, summary="S", description="D", location="L", uid_host="x", now=NOW)
-    assert "STATUS:CANCELLED\r\n" in text and "SEQUENCE:2\r\n" in text
+    event = calendar_event(text)
+    assert str(event["STATUS"]) == "CANCELLED" and event.decoded("SEQUENCE") == 2

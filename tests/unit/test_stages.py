@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from dateutil.easter import easter as easter_sunday  # what the holidays package computes Easter with
 
 from server.i18n import OSLO
 from server.pathway.models import StageEvent
@@ -12,7 +13,6 @@ from server.pathway.service import deadline_for, deadline_state, timeline, valid
 from server.pathway.stages import (
     STAGES,
     add_working_days,
-    easter_sunday,
     next_deadline,
     norwegian_holidays,
     stage,
@@ -37,6 +37,39 @@ def test_there_is_no_stage_outside_one_to_nine(number):
 
 
 # --- Easter and holidays ----------------------------------------------------------------------
+
+# The hand-written table the app used before the `holidays` package, as it was for 2020-2040
+# (month-day of every public holiday; Easter by the Meeus/Jones/Butcher algorithm).
+OLD_TABLE = {
+    2020: "01-01 04-09 04-10 04-12 04-13 05-01 05-17 05-21 05-31 06-01 12-25 12-26",
+    2021: "01-01 04-01 04-02 04-04 04-05 05-01 05-13 05-17 05-23 05-24 12-25 12-26",
+    2022: "01-01 04-14 04-15 04-17 04-18 05-01 05-17 05-26 06-05 06-06 12-25 12-26",
+    2023: "01-01 04-06 04-07 04-09 04-10 05-01 05-17 05-18 05-28 05-29 12-25 12-26",
+    2024: "01-01 03-28 03-29 03-31 04-01 05-01 05-09 05-17 05-19 05-20 12-25 12-26",
+    2025: "01-01 04-17 04-18 04-20 04-21 05-01 05-17 05-29 06-08 06-09 12-25 12-26",
+    2026: "01-01 04-02 04-03 04-05 04-06 05-01 05-14 05-17 05-24 05-25 12-25 12-26",
+    2027: "01-01 03-25 03-26 03-28 03-29 05-01 05-06 05-16 05-17 12-25 12-26",
+    2028: "01-01 04-13 04-14 04-16 04-17 05-01 05-17 05-25 06-04 06-05 12-25 12-26",
+    2029: "01-01 03-29 03-30 04-01 04-02 05-01 05-10 05-17 05-20 05-21 12-25 12-26",
+    2030: "01-01 04-18 04-19 04-21 04-22 05-01 05-17 05-30 06-09 06-10 12-25 12-26",
+    2031: "01-01 04-10 04-11 04-13 04-14 05-01 05-17 05-22 06-01 06-02 12-25 12-26",
+    2032: "01-01 03-25 03-26 03-28 03-29 05-01 05-06 05-16 05-17 12-25 12-26",
+    2033: "01-01 04-14 04-15 04-17 04-18 05-01 05-17 05-26 06-05 06-06 12-25 12-26",
+    2034: "01-01 04-06 04-07 04-09 04-10 05-01 05-17 05-18 05-28 05-29 12-25 12-26",
+    2035: "01-01 03-22 03-23 03-25 03-26 05-01 05-03 05-13 05-14 05-17 12-25 12-26",
+    2036: "01-01 04-10 04-11 04-13 04-14 05-01 05-17 05-22 06-01 06-02 12-25 12-26",
+    2037: "01-01 04-02 04-03 04-05 04-06 05-01 05-14 05-17 05-24 05-25 12-25 12-26",
+    2038: "01-01 04-22 04-23 04-25 04-26 05-01 05-17 06-03 06-13 06-14 12-25 12-26",
+    2039: "01-01 04-07 04-08 04-10 04-11 05-01 05-17 05-19 05-29 05-30 12-25 12-26",
+    2040: "01-01 03-29 03-30 04-01 04-02 05-01 05-10 05-17 05-20 05-21 12-25 12-26",
+}
+
+
+@pytest.mark.parametrize("year", sorted(OLD_TABLE))
+def test_the_holidays_package_gives_the_old_tables_dates(year):
+    old = {date(year, int(day[:2]), int(day[3:])) for day in OLD_TABLE[year].split()}
+    assert norwegian_holidays(year) == old
+
 
 @pytest.mark.parametrize("year, easter", [
     (2024, date(2024, 3, 31)),

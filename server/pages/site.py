@@ -17,7 +17,7 @@ from server.access.policy import PUBLIC, policy
 from server.i18n import LOCALES
 from server.web import actor, safe_next
 
-PWA_DIR = Path(__file__).parent / "pwa"
+PWA_DIR = Path(__file__).parent.parent / "pwa"
 HOME_BY_ROLE = {"patient": "/home", "clinician": "/clinic/patients", "admin": "/admin/accounts"}
 
 

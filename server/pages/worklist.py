@@ -1,21 +1,26 @@
 """The clinic's worklist: new or changed patient input, progress updates on action plans, unanswered GP
-invitations, deadlines."""
+invitations, deadlines. It reads meetings, plans and the pathway, so it lives above those domains."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from server.access.policy import CLINICIAN, LIST_PATIENTS, can, policy
 from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import today_oslo
 from server.meetings.models import Invitation, Meeting, MeetingParticipant, MeetingWishes
 from server.pathway.models import Patient
-from server.pathway.service import CLOSE_DAYS
+from server.pathway.service import CLOSE_DAYS, deadline_for, deadline_state
+from server.pathway.stages import stage
 from server.plan.models import ActionPlan, MeasureUpdate
+from server.web import actor, audit_ctx, render
 
 GP_ANSWER_DAYS = 7
 LIMIT = 100
@@ -54,3 +59,16 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
     if shown:
         await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
     return {"new_input": new_input, "progress": progress, "waiting_gp": waiting_gp, "deadlines": deadlines}
+
+
+@get("/clinic/worklist", opt=policy(CLINICIAN))
+async def show(request: Request, db: AsyncSession) -> Response:
+    if not can(actor(request), LIST_PATIENTS):  # not one patient's data: no one to act for
+        raise NotFoundException()
+    context = await build(db, audit_ctx(request))
+    context |= {"deadline_for": deadline_for, "deadline_state": deadline_state, "stage": stage,
+                "gp_days": GP_ANSWER_DAYS}
+    return render(request, "meetings/worklist.html", context)
+
+
+ROUTES = [show]

@@ -9,14 +9,14 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes, passkeys, service, sessions
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
-from server.audit.service import AuditContext, record
+from server.audit.service import AuditContext
 from server.i18n import N_
-from server.web import actor, audit_ctx, gettext, redirect, render, safe_next, client_address, flash
+from server.web import actor, audit_ctx, client_address, flash, gettext, redirect, render, safe_next
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -41,6 +41,28 @@ def _credential_json(data: dict[str, Any]) -> str:
     return json.dumps(credential)
 
 
+# --- The session cookie: the web half of signing in and out (the rest is in access/service.py) -----------
+
+def _state(request: Request) -> dict[str, Any]:
+    return request.scope["state"]
+
+
+async def _ensure_session(request: Request, db: AsyncSession) -> UserSession:
+    """The request's session; an anonymous one is created for a ceremony that needs it."""
+    state = _state(request)
+    if state.get("user_session") is None:
+        session, token = await sessions.start(db, None, request.headers.get("user-agent", ""))
+        state["user_session"], state["session_cookie"] = session, token
+    return state["user_session"]
+
+
+async def _sign_in(request: Request, db: AsyncSession, account: Account) -> None:
+    state = _state(request)
+    session, token = await service.sign_in(db, state["request_id"], account, request.headers.get("user-agent", ""),
+                                           replacing=state.get("user_session"))
+    state["user_session"], state["session_cookie"] = session, token
+
+
 # --- Login -------------------------------------------------------------------------------
 
 @get("/login", opt=policy(PUBLIC))
@@ -51,15 +73,14 @@ async def login_page(request: Request, next: str = "/") -> Response:  # noqa: A0
 
 
 @post("/login/options", opt=policy(PUBLIC))
-async def login_options(request: Request) -> Response:
-    session = await service.ensure_session(request)
-    options = await passkeys.authentication_options(service.db_of(request), request.app.state.settings, session)
+async def login_options(request: Request, db: AsyncSession) -> Response:
+    session = await _ensure_session(request, db)
+    options = await passkeys.authentication_options(db, request.app.state.settings, session)
     return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/login/verify", opt=policy(PUBLIC))
-async def login_verify(request: Request, data: dict[str, Any]) -> Response:
-    db = service.db_of(request)
+async def login_verify(request: Request, data: dict[str, Any], db: AsyncSession) -> Response:
     session = request.scope["state"].get("user_session")
     if session is None:
         return _json_error(request, N_("This sign-in attempt is no longer valid. Please try again."))
@@ -69,17 +90,18 @@ async def login_verify(request: Request, data: dict[str, Any]) -> Response:
         return _json_error(request, N_("We could not sign you in with this passkey. Please try again."))
     except passkeys.PasskeyError as exc:
         if exc.security_event:
-            await record(db, audit_ctx(request), exc.security_event, outcome="refused")
+            await service.refuse_login(db, audit_ctx(request), exc.security_event)
         return _json_error(request, exc.message)
-    await service.sign_in(request, account)
+    await _sign_in(request, db, account)
     return Response({"redirect": safe_next(data.get("next") if isinstance(data.get("next"), str) else None)},
                     status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/logout", opt=policy(AUTHENTICATED))
-async def logout(request: Request) -> Response:
-    await record(service.db_of(request), audit_ctx(request), "auth.logout", patient_ids=[actor(request).patient_id])
-    await service.sign_out(request)
+async def logout(request: Request, db: AsyncSession) -> Response:
+    state = _state(request)
+    await service.sign_out(db, audit_ctx(request), state.get("user_session"), actor(request).patient_id)
+    state["user_session"], state["session_cookie"] = None, None
     return redirect(request, "/login")
 
 
@@ -91,9 +113,8 @@ async def enroll_page(request: Request) -> Response:
 
 
 @post("/enroll", opt=policy(PUBLIC))
-async def enroll_submit(request: Request, data: Form) -> Response:
+async def enroll_submit(request: Request, data: Form, db: AsyncSession) -> Response:
     raw = str(data.get("code", ""))[:64]
-    db = service.db_of(request)
     if not raw.strip():
         result = codes.CodeCheck(False, "empty")
     else:
@@ -102,16 +123,15 @@ async def enroll_submit(request: Request, data: Form) -> Response:
         message = CODE_ERRORS.get(result.error, N_("Enter the code you got from the clinic."))
         status = 429 if result.error == "client_limited" else 422
         return render(request, "access/enroll.html", {"code": raw, "errors": {"code": message}}, status=status)
-    session = await service.ensure_session(request)
+    session = await _ensure_session(request, db)
     session.enrolling_code_id = result.code.id
     return redirect(request, "/enroll/passkey")
 
 
-async def _enrolling(request: Request) -> tuple[UserSession, EnrollmentCode, Account] | None:
+async def _enrolling(request: Request, db: AsyncSession) -> tuple[UserSession, EnrollmentCode, Account] | None:
     session = request.scope["state"].get("user_session")
     if session is None or session.enrolling_code_id is None:
         return None
-    db = service.db_of(request)
     code = await db.get(EnrollmentCode, session.enrolling_code_id)
     if code is None or code.used_at or code.revoked_at:
         return None
@@ -122,8 +142,8 @@ async def _enrolling(request: Request) -> tuple[UserSession, EnrollmentCode, Acc
 
 
 @get("/enroll/passkey", opt=policy(PUBLIC))
-async def enroll_passkey_page(request: Request) -> Response:
-    enrolling = await _enrolling(request)
+async def enroll_passkey_page(request: Request, db: AsyncSession) -> Response:
+    enrolling = await _enrolling(request, db)
     if enrolling is None:
         flash(request, N_("Enter your code first."), "info")
         return redirect(request, "/enroll")
@@ -131,22 +151,21 @@ async def enroll_passkey_page(request: Request) -> Response:
 
 
 @post("/enroll/options", opt=policy(PUBLIC))
-async def enroll_options(request: Request) -> Response:
-    enrolling = await _enrolling(request)
+async def enroll_options(request: Request, db: AsyncSession) -> Response:
+    enrolling = await _enrolling(request, db)
     if enrolling is None:
         return _json_error(request, N_("Enter your code first."))
     session, _code, account = enrolling
-    options = await passkeys.registration_options(service.db_of(request), request.app.state.settings, session, account)
+    options = await passkeys.registration_options(db, request.app.state.settings, session, account)
     return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/enroll/verify", opt=policy(PUBLIC))
-async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
-    enrolling = await _enrolling(request)
+async def enroll_verify(request: Request, data: dict[str, Any], db: AsyncSession) -> Response:
+    enrolling = await _enrolling(request, db)
     if enrolling is None:
         return _json_error(request, N_("Enter your code first."))
     session, code, account = enrolling
-    db = service.db_of(request)
     name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
     try:
         credential = await passkeys.finish_registration(db, request.app.state.settings, session, account,
@@ -158,9 +177,9 @@ async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
     if not await codes.consume(db, code.id):
         await db.delete(credential)
         return _json_error(request, CODE_ERRORS["expired"])
-    await record(db, AuditContext(account.id, account.role, request.scope["state"]["request_id"]),
-                 "auth.passkey_added", patient_ids=[account.patient_id], detail=f"credential {credential.id}")
-    await service.sign_in(request, account)
+    await service.passkey_added(db, AuditContext(account.id, account.role, request.scope["state"]["request_id"]),
+                                account, credential)
+    await _sign_in(request, db, account)
     flash(request, N_("Your passkey is ready. Next time, log in with it."))
     return Response({"redirect": "/"}, status_code=200, headers={"Cache-Control": "no-store"})
 
@@ -168,8 +187,7 @@ async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
 # --- The account page: passkeys and sessions -----------------------------------------------
 
 @get("/account", opt=policy(AUTHENTICATED))
-async def account_page(request: Request) -> Response:
-    db = service.db_of(request)
+async def account_page(request: Request, db: AsyncSession) -> Response:
     me = actor(request)
     context = {
         "credentials": await service.credentials_of(db, me.account_id),
@@ -180,8 +198,7 @@ async def account_page(request: Request) -> Response:
 
 
 @post("/account/passkeys/options", opt=policy(AUTHENTICATED))
-async def add_passkey_options(request: Request) -> Response:
-    db = service.db_of(request)
+async def add_passkey_options(request: Request, db: AsyncSession) -> Response:
     account = await db.get(Account, actor(request).account_id)
     options = await passkeys.registration_options(db, request.app.state.settings,
                                                   request.scope["state"]["user_session"], account)
@@ -189,8 +206,7 @@ async def add_passkey_options(request: Request) -> Response:
 
 
 @post("/account/passkeys/verify", opt=policy(AUTHENTICATED))
-async def add_passkey_verify(request: Request, data: dict[str, Any]) -> Response:
-    db = service.db_of(request)
+async def add_passkey_verify(request: Request, data: dict[str, Any], db: AsyncSession) -> Response:
     account = await db.get(Account, actor(request).account_id)
     name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
     try:
@@ -201,60 +217,52 @@ async def add_passkey_verify(request: Request, data: dict[str, Any]) -> Response
         return _json_error(request, N_("The passkey could not be created. Please try again."))
     except passkeys.PasskeyError as exc:
         return _json_error(request, exc.message)
-    await record(db, audit_ctx(request), "auth.passkey_added", patient_ids=[account.patient_id],
-                 detail=f"credential {credential.id}")
+    await service.passkey_added(db, audit_ctx(request), account, credential)
     flash(request, N_("The new passkey was added."))
     return Response({"redirect": "/account"}, status_code=200, headers={"Cache-Control": "no-store"})
 
 
-async def _own_credential(request: Request, credential_id: int) -> Credential:
-    credential = await service.db_of(request).get(Credential, credential_id)
+async def _own_credential(request: Request, db: AsyncSession, credential_id: int) -> Credential:
+    credential = await db.get(Credential, credential_id)
     if credential is None or credential.account_id != actor(request).account_id:
         raise NotFoundException()
     return credential
 
 
 @get("/account/passkeys/{credential_id:int}/remove", opt=policy(AUTHENTICATED))
-async def remove_passkey_confirm(request: Request, credential_id: int) -> Response:
-    credential = await _own_credential(request, credential_id)
-    last = await service.credential_count(service.db_of(request), actor(request).account_id) <= 1
+async def remove_passkey_confirm(request: Request, credential_id: int, db: AsyncSession) -> Response:
+    credential = await _own_credential(request, db, credential_id)
+    last = await service.credential_count(db, actor(request).account_id) <= 1
     return render(request, "access/remove_passkey.html", {"credential": credential, "last": last})
 
 
 @post("/account/passkeys/{credential_id:int}/remove", opt=policy(AUTHENTICATED))
-async def remove_passkey(request: Request, credential_id: int) -> Response:
-    db = service.db_of(request)
-    credential = await _own_credential(request, credential_id)
+async def remove_passkey(request: Request, credential_id: int, db: AsyncSession) -> Response:
+    credential = await _own_credential(request, db, credential_id)
     if await service.credential_count(db, actor(request).account_id) <= 1:
         return render(request, "access/remove_passkey.html", {"credential": credential, "last": True}, status=422)
-    await db.delete(credential)
-    await record(db, audit_ctx(request), "auth.passkey_removed", patient_ids=[actor(request).patient_id],
-                 detail=f"credential {credential_id}")
+    await service.remove_passkey(db, audit_ctx(request), credential, actor(request).patient_id)
     flash(request, N_("The passkey “%(name)s” was removed."), name=credential.name)
     return redirect(request, "/account")
 
 
 @post("/account/sessions/{session_id:int}/end", opt=policy(AUTHENTICATED))
-async def end_session(request: Request, session_id: int) -> Response:
-    db = service.db_of(request)
+async def end_session(request: Request, session_id: int, db: AsyncSession) -> Response:
     me = actor(request)
     target = await db.get(UserSession, session_id)
     if target is None or target.account_id != me.account_id:
         raise NotFoundException()
     if target.id == me.session_id:
         return redirect(request, "/account")
-    await db.delete(target)
-    await record(db, audit_ctx(request), "auth.session_ended", patient_ids=[me.patient_id])
+    await service.end_session(db, audit_ctx(request), target, me.patient_id)
     flash(request, N_("The other session was ended."))
     return redirect(request, "/account")
 
 
 @post("/account/sessions/end-others", opt=policy(AUTHENTICATED))
-async def end_other_sessions(request: Request) -> Response:
+async def end_other_sessions(request: Request, db: AsyncSession) -> Response:
     me = actor(request)
-    count = await sessions.end_all_for_account(service.db_of(request), me.account_id, except_id=me.session_id)
-    await record(service.db_of(request), audit_ctx(request), "auth.sessions_ended", patient_ids=[me.patient_id],
-                 detail=f"{count} sessions")
+    await service.end_other_sessions(db, audit_ctx(request), me.account_id, me.session_id, me.patient_id)
     flash(request, N_("All other sessions were ended."))
     return redirect(request, "/account")
 

@@ -1,0 +1,33 @@
+"""The patient's in-app inbox."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.acting import acting_for
+from server.access.policy import PATIENT, VIEW_MEETING, policy
+from server.i18n import N_
+from server.notify import service
+from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
+
+
+@get("/inbox", opt=policy(PATIENT))
+async def inbox(request: Request, db: AsyncSession) -> Response:
+    patient_id = acting_for(actor(request), VIEW_MEETING)
+    lang = locale(request)
+    rows = await service.inbox(db, audit_ctx(request), patient_id)
+    items = [{"note": note, "text": service.notification_text(note.message, note.params, lang,
+                                                             lambda m: gettext(request, m))} for note in rows]
+    return render(request, "notify/inbox.html", {"items": items, "unread": sum(1 for n in rows if not n.read_at)})
+
+
+@post("/inbox/read", opt=policy(PATIENT))
+async def inbox_read(request: Request, db: AsyncSession) -> Response:
+    patient_id = acting_for(actor(request), VIEW_MEETING)
+    await service.mark_all_read(db, audit_ctx(request), patient_id)
+    flash(request, N_("All messages are marked as read."))
+    return redirect(request, "/inbox")
+
+
+ROUTES = [inbox, inbox_read]
