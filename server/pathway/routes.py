@@ -19,14 +19,11 @@ from server.access.service import create_account, db_of, issue_code
 from server.audit.service import record
 from server.i18n import N_, today_oslo
 from server.pathway import service
+from server.pathway.forms import GpAcceptanceForm, PatientForm, PatientSearchForm, StageMoveForm
 from server.pathway.stages import LAST, STAGES, stage
-from server.web import actor, audit_ctx, flash, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def _text(data: dict[str, Any], *fields: str) -> dict[str, str]:
-    return {field: str(data.get(field, ""))[:10_000] for field in fields}
 
 
 # --- Patient ------------------------------------------------------------------------------
@@ -52,7 +49,9 @@ async def home(request: Request) -> Response:
 
 @get("/clinic/patients", opt=policy(CLINICIAN))
 async def patient_list(request: Request, q: str = "", stage_filter: str = "", page: int = 1) -> Response:
-    query = q.strip()[:100]
+    search = PatientSearchForm({"q": q}, locale=locale(request))
+    valid = search.validate()
+    query = search.clean("q")[:100] if valid else ""
     try:
         chosen_stage = int(stage_filter) if stage_filter else None
     except ValueError:
@@ -66,8 +65,9 @@ async def patient_list(request: Request, q: str = "", stage_filter: str = "", pa
         "patients": rows, "total": total, "page": page, "pages": pages, "q": query,
         "stage_filter": chosen_stage, "stages": STAGES, "stage": stage,
         "deadline_for": service.deadline_for, "deadline_state": service.deadline_state,
+        "errors": search.error_map,
     }
-    return render(request, "pathway/patient_list.html", context, block="results")
+    return render(request, "pathway/patient_list.html", context, block="results", status=200 if valid else 400)
 
 
 @get("/clinic/patients/new", opt=policy(CLINICIAN))
@@ -78,12 +78,12 @@ async def new_patient(request: Request) -> Response:
 
 @post("/clinic/patients", opt=policy(CLINICIAN))
 async def create_patient(request: Request, data: Form) -> Response:
-    form = _text(data, "name", "birth_date", "gp_name", "gp_office", "referral_received_on")
-    errors = service.validate_patient_form(form)
-    if errors:
-        return render(request, "pathway/new_patient.html", {"form": form, "errors": errors}, status=422)
+    form = PatientForm(data, locale=locale(request))
+    if not form.validate():
+        return render(request, "pathway/new_patient.html", {"form": form.values, "errors": form.error_map},
+                      status=422)
     db = db_of(request)
-    patient = await service.create_patient(db, audit_ctx(request), form)
+    patient = await service.create_patient(db, audit_ctx(request), form.values)
     account = await create_account(db, "patient", patient.name, patient_id=patient.id)
     code = await issue_code(request, account.id)
     await record(db, audit_ctx(request), "patient.code_issued", patient_ids=[patient.id])
@@ -141,13 +141,13 @@ async def show_patient(request: Request, patient_id: int) -> Response:
 @post("/clinic/patients/{patient_id:int}/stage", opt=policy(CLINICIAN))
 async def move_stage(request: Request, patient_id: int, data: Form) -> Response:
     patient = await _patient_for(request, patient_id, MOVE_STAGE)
-    form = _text(data, "to_stage", "note", "reason", "version")
-    errors = service.validate_move(patient, form)
-    if errors:
+    form = StageMoveForm(data, locale=locale(request))
+    if not form.check(patient):
         await record(db_of(request), audit_ctx(request), "patient.stage_move_refused", patient_ids=[patient.id],
                      outcome="refused")
-        return await _show(request, patient, move_form=form, move_errors=errors, status=422, block="stage_move")
-    moved_to = await service.move_stage(db_of(request), audit_ctx(request), patient, form)
+        return await _show(request, patient, move_form=form.values, move_errors=form.error_map, status=422,
+                           block="stage_move")
+    moved_to = await service.move_stage(db_of(request), audit_ctx(request), patient, form.values)
     flash(request, N_("%(name)s moved to stage %(number)s."), name=patient.name, number=str(moved_to.number))
     return redirect(request, f"/clinic/patients/{patient.id}")
 
@@ -155,12 +155,11 @@ async def move_stage(request: Request, patient_id: int, data: Form) -> Response:
 @post("/clinic/patients/{patient_id:int}/gp-acceptance", opt=policy(CLINICIAN))
 async def gp_acceptance(request: Request, patient_id: int, data: Form) -> Response:
     patient = await _patient_for(request, patient_id, RECORD_GP_ACCEPTANCE)
-    form = _text(data, "accepted_on")
-    errors = service.validate_gp_acceptance(patient, form)
-    if errors:
-        return await _show(request, patient, gp_form=form, gp_errors=errors, status=422, block="gp_acceptance")
-    await service.record_gp_acceptance(db_of(request), audit_ctx(request), patient,
-                                       service.parse_date(form["accepted_on"]))
+    form = GpAcceptanceForm(data, locale=locale(request))
+    if not form.check(patient):
+        return await _show(request, patient, gp_form=form.values, gp_errors=form.error_map, status=422,
+                           block="gp_acceptance")
+    await service.record_gp_acceptance(db_of(request), audit_ctx(request), patient, form.accepted_on.day)
     flash(request, N_("The GP's acceptance was recorded."))
     return redirect(request, f"/clinic/patients/{patient.id}")
 
