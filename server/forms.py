@@ -114,6 +114,15 @@ class Form(_WTForm):
         fields = {name: field.errors[0] for name, field in self._fields.items() if field.errors}
         return dict(self._extra) | fields
 
+    def has_forbidden_text(self) -> bool:
+        """Does any field hold control characters? Such input is shown again, never stored."""
+        for field in self:
+            if isinstance(field, TextField) and has_control_characters(field.raw, field.multiline):
+                return True
+            if isinstance(field, ListField) and any(has_control_characters(v) for v in field.data or []):
+                return True
+        return False
+
     def has_errors(self) -> bool:
         return bool(self.error_map)
 

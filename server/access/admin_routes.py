@@ -11,15 +11,14 @@ from litestar.params import Body
 from sqlalchemy import select
 
 from server.access import service, sessions
+from server.access.forms import STAFF_ROLES, StaffForm
 from server.access.models import Account
 from server.access.policy import ADMIN, policy
 from server.audit.service import record
 from server.i18n import N_
-from server.web import actor, audit_ctx, flash, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-STAFF_ROLES = ("clinician", "admin")
-MAX_NAME = 200
 
 
 async def _staff(request: Request) -> list[Account]:
@@ -47,19 +46,12 @@ async def accounts(request: Request) -> Response:
 
 @post("/admin/accounts", opt=policy(ADMIN))
 async def create_account(request: Request, data: Form) -> Response:
-    name = str(data.get("name", "")).strip()
-    role = str(data.get("role", "clinician"))
-    errors = {}
-    if not name:
-        errors["name"] = N_("Enter the person's full name.")
-    elif len(name) > MAX_NAME:
-        errors["name"] = N_("The name can be at most 200 characters.")
-    if role not in STAFF_ROLES:
-        errors["role"] = N_("Choose a role.")
-    if errors:
+    form = StaffForm(data, locale=locale(request))
+    if not form.validate():
         return render(request, "admin/accounts.html",
-                      {"accounts": await _staff(request), "form": {"name": name, "role": role}, "errors": errors},
+                      {"accounts": await _staff(request), "form": form.values, "errors": form.error_map},
                       status=422)
+    name, role = form.clean("name"), form.clean("role")
     db = service.db_of(request)
     account = await service.create_account(db, role, name)
     code = await service.issue_code(request, account.id)
