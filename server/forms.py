@@ -131,6 +131,15 @@ class Form(_WTForm):
         """What was typed (or prefilled), as text: the page shows it again."""
         return {name: field.shown for name, field in self._fields.items()}
 
+    @property
+    def cleaned(self) -> dict[str, Any]:
+        """The cleaned values (stripped text), by field name."""
+        return {name: field.data if field.data is not None else "" for name, field in self._fields.items()}
+
+    def errors_with_suffix(self, suffix: str) -> dict[str, str]:
+        """The error map for a page with one form per item, where field ids end in "-<item>"."""
+        return {f"{name}-{suffix}": message for name, message in self.error_map.items()}
+
     def get(self, name: str, default: str = "") -> str:
         field = self._fields.get(name)
         return field.shown if field is not None else default
