@@ -1,7 +1,7 @@
 """Dates people type and read: one parser, one example format, one range, one formatter per language.
 
-People type a date as 14.03.2027 (day.month.year, the example shown in every message); a date input
-sends 2027-03-14 (ISO), which is accepted too. Years outside 1900-2100 are refused with a message,
+Every date field is a date input, which sends 2027-03-14 (ISO) whatever the browser shows; where a
+browser has no date picker, people type the same format, the example shown in every message. Years outside 1900-2100 are refused with a message,
 never an OverflowError. Shown dates are Europe/Oslo, in the reader's language (server/i18n.Formatter);
 templates use the filters registered in server/app.make_environment.
 """
@@ -9,17 +9,17 @@ templates use the filters registered in server/app.make_environment.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from server.i18n import N_, Formatter
 
-EXAMPLE_DATE = "14.03.2027"
+EXAMPLE_DATE = "2027-03-14"
 MIN_YEAR, MAX_YEAR = 1900, 2100
 INVALID_DATE = N_("Enter a real date, for example %(example)s.")
 DATE_OUT_OF_RANGE = N_("Enter a year between %(min)s and %(max)s.")
 
+_CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})(?::00)?$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_TYPED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 
 
 class DateError(ValueError):
@@ -32,15 +32,11 @@ class DateError(ValueError):
 
 
 def parse_date(raw: str | None) -> date:
-    """14.03.2027 or 2027-03-14 → a date between 1900 and 2100; anything else raises DateError."""
-    text = (raw or "").strip()
-    iso, typed = _ISO.match(text), _TYPED.match(text)
-    if iso:
-        year, month, day = (int(part) for part in iso.groups())
-    elif typed:
-        day, month, year = (int(part) for part in typed.groups())
-    else:
+    """2027-03-14 → a date between 1900 and 2100; anything else raises DateError."""
+    iso = _ISO.match((raw or "").strip())
+    if not iso:
         raise DateError(INVALID_DATE, example=EXAMPLE_DATE)
+    year, month, day = (int(part) for part in iso.groups())
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise DateError(DATE_OUT_OF_RANGE, min=MIN_YEAR, max=MAX_YEAR)
     try:
@@ -54,6 +50,15 @@ def parse_date_or_none(raw: str | None) -> date | None:
         return parse_date(raw)
     except DateError:
         return None
+
+
+def parse_time(raw: str | None) -> time | None:
+    """A clock time typed as 10:00 or 10.00 (Europe/Oslo), or None."""
+    match = _CLOCK.match((raw or "").strip())
+    if not match:
+        return None
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    return time(hours, minutes) if hours < 24 and minutes < 60 else None
 
 
 def stored_date(value: object) -> date | None:

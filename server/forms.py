@@ -1,7 +1,7 @@
 """The form layer: one WTForms form object per form, fed from Litestar's form data, with shared validators.
 
 Like notifications-admin's app/main/validators.py: the same rule has the same wording everywhere
-("This can be at most N characters.", "Enter a real date, for example 14.03.2027.", "The text contains
+("This can be at most N characters.", "Enter a real date, for example 2027-03-14.", "The text contains
 characters that are not allowed."). Every text field refuses NUL and other control characters (a
 multi-line field allows line breaks and tabs) before anything else is checked, so such input is
 re-rendered with a message (422) and never reaches the database.
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from wtforms import Field, Form as _WTForm, StringField
 from wtforms.validators import StopValidation, ValidationError
 
-from server.dates import DateError, parse_date
+from server.dates import DateError, parse_date, parse_time
 from server.i18n import DEFAULT_LOCALE, N_, translations
 
 MAX_INPUT = 10_000  # what is kept of any field, so an over-long answer can be shown and corrected
@@ -34,7 +34,6 @@ INVALID_TIME = N_("Enter the time as hours and minutes, for example 10:00.")
 # C0 controls, DEL and C1 controls; a multi-line field keeps tab, line feed and carriage return.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})(?::00)?$")
 
 
 def has_control_characters(value: str, multiline: bool = False) -> bool:
@@ -184,7 +183,7 @@ class TextField(StringField):
 
 
 class DateField(TextField):
-    """A date typed as 14.03.2027 or sent as 2027-03-14 by a date input; `day` is the parsed date."""
+    """A date as a date input sends it (2027-03-14); `day` is the parsed date."""
 
     day: date | None = None
 
@@ -199,17 +198,14 @@ class DateField(TextField):
 
 
 class TimeField(TextField):
-    """A clock time typed as 10:00 or 10.00 (Europe/Oslo); `clock` is (hours, minutes)."""
+    """A clock time typed as 10:00 or 10.00 (Europe/Oslo); `clock` is the parsed time."""
 
-    clock: tuple[int, int] | None = None
+    clock: time | None = None
 
     def pre_validate(self, form: Form) -> None:
         super().pre_validate(form)
-        self.clock = None
-        match = _CLOCK.match(self.data or "")
-        if self.data and match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
-            self.clock = (int(match.group(1)), int(match.group(2)))
-        elif self.data:
+        self.clock = parse_time(self.data)
+        if self.data and self.clock is None:
             raise StopValidation(self.gettext(INVALID_TIME))
 
 

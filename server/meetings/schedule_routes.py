@@ -77,9 +77,9 @@ async def new_meeting(request: Request, patient_id: int, number: int = 1) -> Res
 async def create_meeting(request: Request, patient_id: int, data: Form, number: int = 1) -> Response:
     patient = await _patient(request, patient_id, number, lock=True)
     db = db_of(request)
-    form = forms.read_form(data)
+    form = forms.ScheduleForm(data).values
     meetings = await scheduling.patient_meetings(db, patient.id)
-    errors, plan = forms.validate_schedule(form, number, scheduling.slots(meetings), utcnow())
+    errors, plan = forms.validate_schedule(form, number, scheduling.slots(meetings), utcnow(), locale(request))
     if errors or plan is None:
         await record(db, audit_ctx(request), "meeting.schedule_refused", patient_ids=[patient.id], outcome="refused")
         return await _schedule_page(request, patient, number, form, errors, status=422)
@@ -147,9 +147,10 @@ async def reschedule(request: Request, meeting_id: int, data: Form) -> Response:
     if refused:
         return refused
     db = db_of(request)
-    form = forms.read_form(data)
+    form = forms.ScheduleForm(data).values
     others = scheduling.slots(await scheduling.patient_meetings(db, meeting.patient_id), leave_out=meeting.id)
-    errors, starts_at, duration = forms.validate_reschedule(form, meeting.number, meeting.version, others, utcnow())
+    errors, starts_at, duration = forms.validate_reschedule(form, meeting.number, meeting.version, others, utcnow(),
+                                                            locale(request))
     if errors or starts_at is None:
         await record(db, audit_ctx(request), "meeting.reschedule_refused", patient_ids=[meeting.patient_id],
                      outcome="refused", detail=f"meeting {meeting.id}")
@@ -180,8 +181,9 @@ async def cancel(request: Request, meeting_id: int, data: Form) -> Response:
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
-    form = {"version": str(data.get("version", "")), "reason": str(data.get("reason", ""))[:10_000]}
-    errors = forms.validate_cancel(form, meeting.version)
+    form = forms.ScheduleForm(data).values
+    form = {"version": form["version"], "reason": form["reason"]}
+    errors = forms.validate_cancel(form, meeting.version, locale(request))
     if errors:
         form["version"] = str(meeting.version)
         return _change_page(request, "meetings/cancel.html", meeting, form, errors, status=422)
