@@ -17,6 +17,7 @@ from litestar.template.config import TemplateConfig
 from server import site
 from server.access import admin_routes
 from server.access import routes as access_routes
+from server.dates import EXAMPLE_DATE, FILTERS as DATE_FILTERS
 from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
 from server.meetings import invitation_routes, schedule_routes, wishes_routes, worklist_routes
@@ -81,6 +82,8 @@ def make_environment(settings: Settings, manifest: StaticManifest) -> Environmen
         lstrip_blocks=True,
     )
     env.globals["static"] = manifest.url
+    env.globals["example_date"] = EXAMPLE_DATE
+    env.filters.update(DATE_FILTERS)  # | date, | datetime, | when, | clock: in the reader's language, Oslo time
     return env
 
 

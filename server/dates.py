@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
-from server.i18n import N_, Formatter
+from babel.dates import format_time
+from jinja2 import pass_context
+
+from server.i18n import DEFAULT_LOCALE, N_, OSLO, Formatter, translations
 
 EXAMPLE_DATE = "2027-03-14"
 MIN_YEAR, MAX_YEAR = 1900, 2100
@@ -69,8 +72,11 @@ def stored_date(value: object) -> date | None:
         return None
 
 
-def format_date(value: date | datetime | None, locale: str, fmt: str = "long") -> str:
-    """nb "4. desember 2026", en "December 4, 2026" (Europe/Oslo)."""
+def format_date(value: date | datetime | str | None, locale: str, fmt: str = "long") -> str:
+    """nb "4. desember 2026", en "December 4, 2026" (Europe/Oslo). An ISO text (a stored plan date) is
+    read first; a text that is no date is shown as it is."""
+    if isinstance(value, str):
+        return Formatter(locale).date(stored_date(value), fmt) or value
     return Formatter(locale).date(value, fmt)
 
 
@@ -78,5 +84,37 @@ def format_datetime(value: datetime | None, locale: str, fmt: str = "medium") ->
     return Formatter(locale).datetime(value, fmt)
 
 
-def example_date() -> str:
-    return EXAMPLE_DATE
+def format_clock(value: datetime, locale: str) -> str:
+    """The time of day in Oslo: "10:30"."""
+    return format_time(value, "short", tzinfo=OSLO, locale=locale)
+
+
+def format_when(value: datetime, locale: str) -> str:
+    """A meeting's start: nb "søndag 28. mars 2027 kl. 10:00", en "Sunday, March 28, 2027 at 10:00 AM"."""
+    return translations(locale).gettext(N_("%(date)s at %(time)s")) % {
+        "date": Formatter(locale).date(value, "full"), "time": format_clock(value, locale)}
+
+
+# --- Jinja filters (registered once, in server/app.make_environment); the reader's language is `lang` ---
+
+@pass_context
+def _date_filter(context, value, fmt: str = "long") -> str:
+    return format_date(value, context.get("lang", DEFAULT_LOCALE), fmt)
+
+
+@pass_context
+def _datetime_filter(context, value, fmt: str = "medium") -> str:
+    return format_datetime(value, context.get("lang", DEFAULT_LOCALE), fmt)
+
+
+@pass_context
+def _when_filter(context, value) -> str:
+    return format_when(value, context.get("lang", DEFAULT_LOCALE)) if value else ""
+
+
+@pass_context
+def _clock_filter(context, value) -> str:
+    return format_clock(value, context.get("lang", DEFAULT_LOCALE)) if value else ""
+
+
+FILTERS = {"date": _date_filter, "datetime": _datetime_filter, "when": _when_filter, "clock": _clock_filter}

@@ -24,15 +24,8 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 
 
 def _helpers(request: Request) -> dict[str, Any]:
-    """Time formatting for templates: `when(dt)` (weekday, date and time) and `clock(dt)`, in Oslo."""
-    lang = locale(request)
-
-    def translate(message: str) -> str:
-        return gettext(request, message)
-
-    return {"when": lambda value: scheduling.when_text(value, lang, translate),
-            "clock": lambda value: scheduling.clock(value, lang),
-            "format_labels": forms.FORMAT_LABELS, "kind_labels": forms.KIND_LABELS,
+    """Labels and meeting helpers for templates (times are shown with the `when` and `clock` filters)."""
+    return {"format_labels": forms.FORMAT_LABELS, "kind_labels": forms.KIND_LABELS,
             "ends_at": scheduling.ends_at, "answer_of": scheduling.answer_of,
             "segment_names": scheduling.segment_names}
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from babel.dates import format_time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -17,7 +16,8 @@ from sqlalchemy.orm import selectinload
 from server.access.models import Account
 from server.audit.service import AuditContext, record
 from server.db import utcnow
-from server.i18n import N_, OSLO, Formatter
+from server.dates import format_clock, format_when
+from server.i18n import N_
 from server.meetings import invitations
 from server.meetings.models import AgendaSegment, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
 from server.meetings.schedule_forms import TOPIC_LABELS, MeetingPlan, Slot
@@ -180,13 +180,12 @@ async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: 
 
 
 def clock(value: datetime, lang: str) -> str:
-    return format_time(value, "short", tzinfo=OSLO, locale=lang)
+    return format_clock(value, lang)
 
 
-def when_text(value: datetime, lang: str, translate: Callable[[str], str]) -> str:
+def when_text(value: datetime, lang: str, translate: Callable[[str], str] | None = None) -> str:
     """'Sunday, March 28, 2027 at 10:00 AM' / 'søndag 28. mars 2027 kl. 10:00' (Europe/Oslo)."""
-    return translate(N_("%(date)s at %(time)s")) % {"date": Formatter(lang).date(value, "full"),
-                                                    "time": clock(value, lang)}
+    return format_when(value, lang)
 
 
 def notification_text(message: str, params: dict[str, Any], lang: str, translate: Callable[[str], str]) -> str:

@@ -64,7 +64,8 @@ async def _refused(request: Request, plan: ActionPlan, what: str) -> None:
 
 
 def _context(patient: Patient, plan: ActionPlan | None, **extra: Any) -> dict[str, Any]:
-    return {"patient": patient, "plan": plan, "labels": LABELS, "day": forms.parse_day} | extra
+    return {"patient": patient, "plan": plan, "labels": LABELS, "status_labels": forms.STATUS_LABELS,
+            "responsible_labels": forms.RESPONSIBLE_LABELS} | extra
 
 
 # --- The workspace ----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date
 from typing import Any
 
 from server.dates import parse_date_or_none
@@ -51,11 +50,6 @@ def new_uid(prefix: str) -> str:
 
 def is_uid(prefix: str, value: str) -> bool:
     return bool(_UID[prefix].match(value or ""))
-
-
-def parse_day(raw: str) -> date | None:
-    """A date as the forms accept it (server/dates.py), or None."""
-    return parse_date_or_none(raw)
 
 
 class VersionForm(Form):
@@ -151,7 +145,7 @@ def measure_form(measure: dict | None, draft_version: int | str = "") -> dict[st
 
 def to_measure(form: dict[str, str], uid: str, evaluation: dict | None = None) -> dict[str, Any]:
     """A valid form as a measure of the draft (dates stored as ISO)."""
-    start, due = parse_day(form["start"]), parse_day(form["due"])
+    start, due = parse_date_or_none(form["start"]), parse_date_or_none(form["due"])
     return {"uid": uid, "title": form["title"], "description": form["description"],
             "responsible": form["responsible"], "participant": form["participant"], "goal": form["goal"],
             "start": start.isoformat() if start else "", "due": due.isoformat() if due else "",

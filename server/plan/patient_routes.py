@@ -17,7 +17,6 @@ from server.i18n import N_, today_oslo
 from server.pathway.models import Patient
 from server.plan import view as service
 from server.plan.diff import compare
-from server.dates import stored_date
 from server.web import actor, audit_ctx, flash, is_block_request, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -31,10 +30,10 @@ def _own_patient_id(request: Request, action: str = VIEW_PLAN) -> int:
 
 
 def _labels() -> dict[str, Any]:
-    return {"status_labels": service.STATUS_LABELS, "status_colors": service.STATUS_COLORS,
+    return {"status_labels": service.STATUS_LABELS,
             "responsible_labels": service.RESPONSIBLE_LABELS, "version_labels": service.VERSION_LABELS,
             "outcome_labels": service.OUTCOME_LABELS, "field_labels": service.FIELD_LABELS,
-            "as_date": stored_date, "note_max": service.NOTE_MAX}
+            "note_max": service.NOTE_MAX}
 
 
 def _plan_page(request: Request, plan_view, *, uid: str = "", form=None, errors=None, saved: str = "",

@@ -21,8 +21,6 @@ from server.plan.service import load_plan  # noqa: F401
 NOTE_MAX = 1000
 NOTES_SHOWN = 3
 
-STATUS_COLORS = {"planned": "neutral", "in_progress": "info", "done": "success", "paused": "warning",
-                 "ended": "neutral"}
 RESPONSIBLE_LABELS = {"patient": N_("You"), "gp": N_("Your GP"), "clinic": N_("The pain clinic"), "nav": N_("NAV"),
                       "participant": N_("Another participant in the meeting")}
 VERSION_LABELS = {"shm1": N_("Collaboration meeting 1"), "update": N_("Update between the meetings"),
