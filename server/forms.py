@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, time
 from typing import Any
 
-from wtforms import Field, Form as _WTForm, StringField
+from wtforms import Field, StringField
+from wtforms import Form as _WTForm
 from wtforms.validators import StopValidation, ValidationError
 
 from server.dates import DateError, parse_date, parse_time

@@ -15,8 +15,8 @@ from sqlalchemy.orm import selectinload
 
 from server.access.models import Account
 from server.audit.service import AuditContext, record
-from server.db import utcnow
 from server.dates import format_clock, format_when
+from server.db import utcnow
 from server.i18n import N_
 from server.meetings import invitations
 from server.meetings.models import AgendaSegment, Meeting, MeetingChange, MeetingParticipant, MeetingWishes

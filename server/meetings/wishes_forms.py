@@ -11,8 +11,7 @@ from typing import Any
 
 from server.forms import Form, ListField, build, choice, text
 from server.i18n import N_
-from server.meetings.wishes import MAX_LONG, MAX_SHORT, OTHER_ROLES, OTHER_ROWS, PARTS, PLACES, RELATIVE_ROWS, \
-    TOPICS
+from server.meetings.wishes import MAX_LONG, MAX_SHORT, OTHER_ROLES, OTHER_ROWS, PARTS, PLACES, RELATIVE_ROWS, TOPICS
 
 KEEP_SHORT, KEEP_LONG = MAX_SHORT * 5, MAX_LONG + 100  # what a draft keeps of an over-long answer
 DUPLICATE = N_("This person is already on the list.")

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from server.audit.service import AuditContext, record
-from server.db import utcnow
 from server.dates import parse_date
+from server.db import utcnow
 from server.i18n import OSLO, today_oslo
 from server.pathway.forms import StageMoveForm
 from server.pathway.models import Patient, StageEvent

@@ -8,7 +8,7 @@ import pytest
 from litestar.datastructures import FormMultiDict
 
 from server.access.forms import StaffForm
-from server.dates import DateError, EXAMPLE_DATE, format_date, parse_date, parse_time
+from server.dates import EXAMPLE_DATE, DateError, format_date, parse_date, parse_time
 from server.forms import Form, ListField, date_field, has_control_characters, text
 from server.meetings.invitations import AnswerForm
 from server.meetings.schedule_forms import ScheduleForm
