@@ -136,8 +136,33 @@ for _i in range(PARTICIPANT_ROWS):
 for _j in range(SEGMENT_ROWS):
     _FIELDS |= {f"s{_j}_title": text(max=MAX_SHORT)} | {f"s{_j}_p{_i}": text() for _i in range(PARTICIPANT_ROWS)}
 
-ScheduleForm = build("ScheduleForm", _FIELDS)
-"""The scheduling, rescheduling and cancelling forms: one field set, each form checks what it shows."""
+
+
+class _Meeting(Form):
+    """The scheduling, rescheduling and cancelling forms: one field set; each checks what its page shows,
+    then the meeting's own rules (order of the meetings, the clocks, the version), into `error_map`."""
+
+    def _take(self, errors: dict[str, str]) -> None:
+        for name, message in errors.items():
+            self.add_error(name, message)
+
+    def schedule(self, number: int, others: list[Slot], now: datetime) -> MeetingPlan | None:
+        errors, plan = validate_schedule(self.values, number, others, now, self.locale)
+        self._take(errors)
+        return plan
+
+    def reschedule(self, number: int, version: int, others: list[Slot], now: datetime
+                   ) -> tuple[datetime | None, int]:
+        errors, starts_at, duration = validate_reschedule(self.values, number, version, others, now, self.locale)
+        self._take(errors)
+        return starts_at, duration
+
+    def cancel(self, version: int) -> bool:
+        self._take(validate_cancel(self.values, version, self.locale))
+        return not self.has_errors()
+
+
+ScheduleForm = build("ScheduleForm", _FIELDS, _Meeting)
 
 WHEN = ("date", "time", "duration")
 

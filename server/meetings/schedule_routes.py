@@ -70,12 +70,11 @@ async def new_meeting(request: Request, patient_id: int, number: int = 1) -> Res
 async def create_meeting(request: Request, patient_id: int, data: Form, number: int = 1) -> Response:
     patient = await _patient(request, patient_id, number, lock=True)
     db = db_of(request)
-    form = forms.ScheduleForm(data).values
-    meetings = await scheduling.patient_meetings(db, patient.id)
-    errors, plan = forms.validate_schedule(form, number, scheduling.slots(meetings), utcnow(), locale(request))
-    if errors or plan is None:
+    form = forms.ScheduleForm(data, locale=locale(request))
+    plan = form.schedule(number, scheduling.slots(await scheduling.patient_meetings(db, patient.id)), utcnow())
+    if form.has_errors() or plan is None:
         await record(db, audit_ctx(request), "meeting.schedule_refused", patient_ids=[patient.id], outcome="refused")
-        return await _schedule_page(request, patient, number, form, errors, status=422)
+        return await _schedule_page(request, patient, number, form.values, form.error_map, status=422)
     meeting = await scheduling.schedule(db, audit_ctx(request), patient, number, plan)
     flash(request, N_("Collaboration meeting %(number)s is scheduled. The patient can see it."), number=str(number))
     return redirect(request, f"/clinic/meetings/{meeting.id}")
@@ -140,10 +139,10 @@ async def reschedule(request: Request, meeting_id: int, data: Form) -> Response:
     if refused:
         return refused
     db = db_of(request)
-    form = forms.ScheduleForm(data).values
+    checked = forms.ScheduleForm(data, locale=locale(request))
     others = scheduling.slots(await scheduling.patient_meetings(db, meeting.patient_id), leave_out=meeting.id)
-    errors, starts_at, duration = forms.validate_reschedule(form, meeting.number, meeting.version, others, utcnow(),
-                                                            locale(request))
+    starts_at, duration = checked.reschedule(meeting.number, meeting.version, others, utcnow())
+    form, errors = checked.values, checked.error_map
     if errors or starts_at is None:
         await record(db, audit_ctx(request), "meeting.reschedule_refused", patient_ids=[meeting.patient_id],
                      outcome="refused", detail=f"meeting {meeting.id}")
@@ -174,12 +173,11 @@ async def cancel(request: Request, meeting_id: int, data: Form) -> Response:
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
-    form = forms.ScheduleForm(data).values
-    form = {"version": form["version"], "reason": form["reason"]}
-    errors = forms.validate_cancel(form, meeting.version, locale(request))
-    if errors:
+    checked = forms.ScheduleForm(data, locale=locale(request))
+    form = {"version": checked.get("version"), "reason": checked.get("reason")}
+    if not checked.cancel(meeting.version):
         form["version"] = str(meeting.version)
-        return _change_page(request, "meetings/cancel.html", meeting, form, errors, status=422)
+        return _change_page(request, "meetings/cancel.html", meeting, form, checked.error_map, status=422)
     await scheduling.cancel(db_of(request), audit_ctx(request), meeting, form["reason"])
     flash(request, N_("The meeting was cancelled. The patient has been told."))
     return redirect(request, f"/clinic/meetings/{meeting.id}")
