@@ -17,3 +17,18 @@ class StaffForm(Form):
         super().process(*args, **kwargs)
         if not self.role.raw:
             self.role.data = self.role.raw = "clinician"  # the radio group's default
+
+
+class EnrollForm(Form):
+    """The one-time code from the clinic (server/access/codes.py checks it)."""
+
+    code = text(required=N_("Enter the code you got from the clinic."))
+
+
+class PasskeyNameForm(Form):
+    """The name a person gives a new passkey (sent as JSON with the credential)."""
+
+    name = text()
+
+    def name_or(self, default: str) -> str:
+        return self.clean("name")[:100] or default

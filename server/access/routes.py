@@ -12,11 +12,13 @@ from litestar.params import Body
 from sqlalchemy import select
 
 from server.access import codes, passkeys, service, sessions
+from server.access.forms import EnrollForm, PasskeyNameForm
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
 from server.audit.service import AuditContext, record
+from server.forms import NOT_ALLOWED
 from server.i18n import N_
-from server.web import actor, audit_ctx, gettext, redirect, render, safe_next, client_address, flash
+from server.web import actor, audit_ctx, gettext, locale, redirect, render, safe_next, client_address, flash
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -92,12 +94,12 @@ async def enroll_page(request: Request) -> Response:
 
 @post("/enroll", opt=policy(PUBLIC))
 async def enroll_submit(request: Request, data: Form) -> Response:
-    raw = str(data.get("code", ""))[:64]
+    form = EnrollForm(data, locale=locale(request))
+    raw = form.get("code")[:64]
+    if not form.validate():
+        return render(request, "access/enroll.html", {"code": raw, "errors": form.error_map}, status=422)
     db = service.db_of(request)
-    if not raw.strip():
-        result = codes.CodeCheck(False, "empty")
-    else:
-        result = await codes.check(db, request.app.state.settings.secret_key, raw, client_address(request))
+    result = await codes.check(db, request.app.state.settings.secret_key, raw, client_address(request))
     if not result.ok:
         message = CODE_ERRORS.get(result.error, N_("Enter the code you got from the clinic."))
         status = 429 if result.error == "client_limited" else 422
@@ -147,7 +149,10 @@ async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
         return _json_error(request, N_("Enter your code first."))
     session, code, account = enrolling
     db = service.db_of(request)
-    name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
+    names = PasskeyNameForm({"name": str(data.get("name") or "")}, locale=locale(request))
+    if not names.validate():
+        return _json_error(request, NOT_ALLOWED)
+    name = names.name_or(service.device_label(request.headers.get("user-agent", "")))
     try:
         credential = await passkeys.finish_registration(db, request.app.state.settings, session, account,
                                                         _credential_json(data), name or "Passkey")
@@ -192,7 +197,10 @@ async def add_passkey_options(request: Request) -> Response:
 async def add_passkey_verify(request: Request, data: dict[str, Any]) -> Response:
     db = service.db_of(request)
     account = await db.get(Account, actor(request).account_id)
-    name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
+    names = PasskeyNameForm({"name": str(data.get("name") or "")}, locale=locale(request))
+    if not names.validate():
+        return _json_error(request, NOT_ALLOWED)
+    name = names.name_or(service.device_label(request.headers.get("user-agent", "")))
     try:
         credential = await passkeys.finish_registration(db, request.app.state.settings,
                                                         request.scope["state"]["user_session"], account,

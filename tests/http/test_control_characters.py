@@ -115,3 +115,8 @@ async def test_a_staff_name_with_a_nul_byte_is_refused(client, world):
     response = await post_form(client, "/admin/accounts", {"name": "Ny\x00Lege", "role": "clinician"},
                                token_from="/admin/accounts")
     _refused(response, "name")
+
+
+async def test_the_enrollment_code_refuses_a_nul_byte(client):
+    response = await post_form(client, "/enroll", {"code": "ABCD-EFGH\x00"}, token_from="/enroll")
+    _refused(response, "code")
