@@ -2,8 +2,9 @@
 
 Every date field is a date input, which sends 2027-03-14 (ISO) whatever the browser shows; where a
 browser has no date picker, people type the same format, the example shown in every message. Years
-outside 1900-2100 are refused with a message, never an OverflowError. Shown dates are Europe/Oslo, in the reader's language (server/i18n.Formatter);
-templates use the filters registered in server/app.make_environment.
+outside 1900-2100 are refused with a message, never an OverflowError. Shown dates are Europe/Oslo, in
+the reader's language (server/i18n.Formatter); templates use the filters registered in
+server/app.make_environment.
 """
 
 from __future__ import annotations
