@@ -17,6 +17,8 @@ from litestar.template.config import TemplateConfig
 
 from server.access.middleware import provide_db, request_context_middleware
 from server.access.policy import PUBLIC
+from server.dates import EXAMPLE_DATE
+from server.dates import FILTERS as DATE_FILTERS
 from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
 from server.meetings import invitation_routes, schedule_routes, wishes_routes
@@ -82,6 +84,8 @@ def make_environment(settings: Settings, manifest: StaticManifest) -> Environmen
         lstrip_blocks=True,
     )
     env.globals["static"] = manifest.url
+    env.globals["example_date"] = EXAMPLE_DATE
+    env.filters.update(DATE_FILTERS)  # | date, | datetime, | when, | clock: in the reader's language, Oslo time
     return env
 
 

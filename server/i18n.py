@@ -7,13 +7,12 @@ so there is no compile step to forget.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -68,13 +67,3 @@ class Formatter:
 
 def today_oslo() -> date:
     return datetime.now(OSLO).date()
-
-
-def clock(value: datetime, lang: str) -> str:
-    return format_time(value, "short", tzinfo=OSLO, locale=lang)
-
-
-def when_text(value: datetime, lang: str, translate: Callable[[str], str]) -> str:
-    """'Sunday, March 28, 2027 at 10:00 AM' / 'søndag 28. mars 2027 kl. 10:00' (Europe/Oslo)."""
-    return translate(N_("%(date)s at %(time)s")) % {"date": Formatter(lang).date(value, "full"),
-                                                    "time": clock(value, lang)}

@@ -13,7 +13,7 @@ from litestar.utils.scope.state import ScopeState
 from server.access import sessions
 from server.access.policy import ANONYMOUS, Actor
 from server.audit.service import AuditContext
-from server.i18n import LANGUAGE_NAMES, Formatter, translations
+from server.i18n import LANGUAGE_NAMES, translations
 
 
 def actor(request: Request) -> Actor:
@@ -66,7 +66,6 @@ def base_context(request: Request) -> dict[str, Any]:
         "_": _,
         "gettext": _,
         "ngettext": lambda s, p, n: trans.ngettext(s, p, n) % {"num": n},
-        "fmt": Formatter(lang),
         "csrf_token": value_or_empty(ScopeState.from_scope(request.scope).csrf_token),
         "flashes": flashes,
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),

@@ -17,14 +17,10 @@ from server.i18n import N_
 from server.meetings import invitations as service
 from server.meetings.models import Meeting, MeetingParticipant
 from server.pathway.acting import patient_for
-from server.web import actor, audit_ctx, flash, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 EXTERNAL_HEADERS = {"X-Robots-Tag": "noindex, nofollow"}
-
-
-def _text(data: dict[str, Any], *fields: str) -> dict[str, str]:
-    return {field: str(data.get(field, ""))[:10_000] for field in fields}
 
 
 def _secret(request: Request) -> str:
@@ -70,13 +66,12 @@ async def answer(request: Request, token: str, data: Form, db: AsyncSession) -> 
     if opened.problem:
         return await _refused(request, db, opened)
     ctx = service.participant_ctx(opened.participant, _request_id(request))
-    form = _text(data, "answer", "proposed_time", "comment")
-    errors = service.validate_answer(form)
-    if errors:
+    form = service.AnswerForm(data, locale=locale(request))
+    if not form.check():
         await service.answer_refused(db, ctx, opened)
         return render(request, "meetings/invitation.html", _external_context(opened, token) | {
-            "form": form, "errors": errors}, status=422, headers=EXTERNAL_HEADERS)
-    await service.apply_answer(db, ctx, opened.invitation, form)
+            "form": form.values, "errors": form.error_map}, status=422, headers=EXTERNAL_HEADERS)
+    await service.apply_answer(db, ctx, opened.invitation, form.values)
     return render(request, "meetings/invitation_done.html", _external_context(opened, token),
                   headers=EXTERNAL_HEADERS)
 
@@ -194,13 +189,13 @@ async def record_answer(request: Request, meeting_id: int, participant_id: int, 
     if meeting.status == "cancelled":
         flash(request, N_("The meeting is cancelled: answers can no longer be recorded."), "warning")
         return redirect(request, _back(meeting))
-    form = _text(data, "answer", "comment")
-    errors = service.validate_answer(form, service.PHONE_ANSWERS)
-    if errors:
-        return await _show(request, db, meeting, "record", target=participant, form=form, errors=errors, status=422)
+    form = service.AnswerForm(data, locale=locale(request))
+    if not form.check(service.PHONE_ANSWERS):
+        return await _show(request, db, meeting, "record", target=participant, form=form.values,
+                           errors=form.error_map, status=422)
     ctx = audit_ctx(request)
     invitation = participant.invitation or await service.issue_link(db, ctx, participant, meeting)
-    await service.apply_answer(db, ctx, invitation, form, recorded_by=actor(request).account_id)
+    await service.apply_answer(db, ctx, invitation, form.values, recorded_by=actor(request).account_id)
     flash(request, N_("The answer from %(name)s was recorded."), name=participant.name)
     return redirect(request, _back(meeting))
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import selectinload
 
 from server.audit.service import AuditContext, record
 from server.db import utcnow
+from server.forms import Form, text
 from server.i18n import N_, OSLO, today_oslo
 from server.meetings.models import AgendaSegment, Invitation, Meeting, MeetingParticipant
 from server.notify.service import notify
@@ -138,21 +139,21 @@ def local_times(meeting: Meeting) -> tuple[str, str]:
 
 # --- Answers ----------------------------------------------------------------------------------
 
-def validate_answer(form: dict[str, str], choices: tuple[str, ...] = LINK_ANSWERS) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    answer = form.get("answer", "")
-    if answer not in choices:
-        errors["answer"] = N_("Choose whether you can take part.") if choices == LINK_ANSWERS \
-            else N_("Choose the answer they gave.")
-    if answer == "proposed":
-        proposed = form.get("proposed_time", "").strip()
-        if not proposed:
-            errors["proposed_time"] = N_("Write the time you propose.")
-        elif len(proposed) > MAX_PROPOSED_TIME:
-            errors["proposed_time"] = N_("This can be at most 200 characters.")
-    if len(form.get("comment", "").strip()) > MAX_COMMENT:
-        errors["comment"] = N_("This can be at most 1000 characters.")
-    return errors
+class AnswerForm(Form):
+    """An invitation's answer: through the link (LINK_ANSWERS) or taken by phone (PHONE_ANSWERS)."""
+
+    answer = text()
+    proposed_time = text(max=MAX_PROPOSED_TIME)
+    comment = text(max=MAX_COMMENT, multiline=True)
+
+    def check(self, choices: tuple[str, ...] = LINK_ANSWERS) -> bool:
+        self.validate()
+        if self.answer.data not in choices and not self.answer.errors:
+            self.add_error("answer", N_("Choose whether you can take part.") if choices == LINK_ANSWERS
+                           else N_("Choose the answer they gave."))
+        if self.answer.data == "proposed" and not self.proposed_time.errors and not self.proposed_time.data:
+            self.add_error("proposed_time", N_("Write the time you propose."))
+        return not self.has_errors()
 
 
 async def apply_answer(db: AsyncSession, ctx: AuditContext, invitation: Invitation, form: dict[str, str],

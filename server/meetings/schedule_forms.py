@@ -18,6 +18,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from wtforms.validators import ValidationError
+
+from server.dates import parse_date, parse_time
+from server.forms import INVALID_TIME, Form, build, date_field, text, time_field
 from server.i18n import N_, OSLO
 from server.meetings.wishes import OTHER_ROLES, TOPICS
 
@@ -42,8 +46,6 @@ OTHER_ROLE_LABELS = OTHER_ROLES
 FIRST_SEGMENT = {1: N_("Feedback from the assessment"), 2: N_("Evaluation of the action plan")}
 PLACE_TO_FORMAT = {"home": "digital", "clinic": "clinic", "gp": "gp"}
 
-TOO_LONG = N_("This can be at most 200 characters.")
-NOTE_TOO_LONG = N_("This can be at most 2000 characters.")
 
 
 class NonexistentTime(ValueError):
@@ -59,31 +61,11 @@ def oslo_to_utc(day: date, clock: time) -> datetime:
     return utc
 
 
-def parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw.strip())
-    except (ValueError, AttributeError):
-        return None
-
-
-_CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})(?::00)?$")
-
-
-def parse_time(raw: str) -> time | None:
-    match = _CLOCK.match((raw or "").strip())
-    if not match:
-        return None
-    hours, minutes = int(match.group(1)), int(match.group(2))
-    return time(hours, minutes) if hours < 24 and minutes < 60 else None
-
-
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
 
 def video_link_error(link: str) -> str | None:
     """None if `link` is a well-formed https address; else the msgid of the problem."""
-    if len(link) > MAX_LINK:
-        return N_("The video link can be at most 500 characters.")
     if any(ch.isspace() for ch in link) or any(ord(ch) < 32 for ch in link):
         return N_("Enter the video link without spaces, for example https://meet.example.no/abc-123.")
     try:
@@ -124,24 +106,72 @@ class MeetingPlan:
 
 
 def form_keys() -> list[str]:
-    keys = ["date", "time", "duration", "format", "address", "video_link", "clinic_note", "late_reason", "version",
-            "reason"]
-    for i in range(PARTICIPANT_ROWS):
-        keys += [f"p{i}_{name}" for name in (*ROW_FIELDS, "kind", "part")]
-    for j in range(SEGMENT_ROWS):
-        keys += [f"s{j}_title"] + [f"s{j}_p{i}" for i in range(PARTICIPANT_ROWS)]
-    return keys
+    return list(_FIELDS)
 
 
-def read_form(data: dict[str, Any]) -> dict[str, str]:
-    """Only the fields we know, as strings (capped, so a huge post cannot bloat a page)."""
-    form = {}
-    for key in form_keys():
-        value = data.get(key, "")
-        if isinstance(value, list):
-            value = value[0] if value else ""
-        form[key] = str(value)[:10_000]
-    return form
+def _video_link(form: Form, field) -> None:
+    problem = video_link_error(field.data) if field.data else None
+    if problem:
+        raise ValidationError(field.gettext(problem))
+
+
+def _minutes(form: Form, field) -> None:
+    value = field.data or ""
+    if not (value.isdigit() and MIN_DURATION <= int(value) <= MAX_DURATION):
+        raise ValidationError(field.gettext(N_("Enter the length in minutes, between 15 and 480.")))
+
+
+_FIELDS: dict[str, Any] = {
+    "date": date_field(required=N_("Enter the date of the meeting.")),
+    "time": time_field(required=INVALID_TIME),
+    "duration": text(validators=[_minutes]),
+    "format": text(), "address": text(max=MAX_SHORT),
+    "video_link": text(max=MAX_LINK, validators=[_video_link]),
+    "clinic_note": text(max=MAX_NOTE, multiline=True), "late_reason": text(max=MAX_NOTE, multiline=True),
+    "version": text(), "reason": text(max=MAX_NOTE, multiline=True),
+}
+for _i in range(PARTICIPANT_ROWS):
+    _FIELDS |= {f"p{_i}_{name}": text(max=MAX_SHORT) for name in ROW_FIELDS}
+    _FIELDS |= {f"p{_i}_kind": text(), f"p{_i}_part": text()}
+for _j in range(SEGMENT_ROWS):
+    _FIELDS |= {f"s{_j}_title": text(max=MAX_SHORT)} | {f"s{_j}_p{_i}": text() for _i in range(PARTICIPANT_ROWS)}
+
+
+
+class _Meeting(Form):
+    """The scheduling, rescheduling and cancelling forms: one field set; each checks what its page shows,
+    then the meeting's own rules (order of the meetings, the clocks, the version), into `error_map`."""
+
+    def _take(self, errors: dict[str, str]) -> None:
+        for name, message in errors.items():
+            self.add_error(name, message)
+
+    def schedule(self, number: int, others: list[Slot], now: datetime) -> MeetingPlan | None:
+        errors, plan = validate_schedule(self.values, number, others, now, self.locale)
+        self._take(errors)
+        return plan
+
+    def reschedule(self, number: int, version: int, others: list[Slot], now: datetime
+                   ) -> tuple[datetime | None, int]:
+        errors, starts_at, duration = validate_reschedule(self.values, number, version, others, now, self.locale)
+        self._take(errors)
+        return starts_at, duration
+
+    def cancel(self, version: int) -> bool:
+        self._take(validate_cancel(self.values, version, self.locale))
+        return not self.has_errors()
+
+
+ScheduleForm = build("ScheduleForm", _FIELDS, _Meeting)
+
+WHEN = ("date", "time", "duration")
+
+
+def field_errors(form: dict[str, str], names: tuple[str, ...] | None, locale: str) -> dict[str, str]:
+    """The fields' own rules (filled in, length, real date and time, control characters)."""
+    checked = ScheduleForm(form, locale=locale)
+    checked.validate()
+    return {name: message for name, message in checked.error_map.items() if names is None or name in names}
 
 
 def row_kind(form: dict[str, str], i: int) -> str:
@@ -214,21 +244,14 @@ def wishes_summary(wishes: dict | None) -> dict[str, Any]:
 
 # --- Validation -----------------------------------------------------------------------------
 
-def validate_when(form: dict[str, str], errors: dict[str, str], now: datetime) -> datetime | None:
+def validate_when(form: dict[str, str], errors: dict[str, str], now: datetime, locale: str = "en"
+                  ) -> datetime | None:
     """Date, time and duration → the start in UTC, or None with errors added (the length is checked too)."""
-    day, clock = parse_date(form.get("date", "")), parse_time(form.get("time", ""))
-    try:
-        duration = int(form.get("duration", "").strip())
-    except ValueError:
-        duration = 0
-    if not MIN_DURATION <= duration <= MAX_DURATION:
-        errors["duration"] = N_("Enter the length in minutes, between 15 and 480.")
-    if day is None:
-        errors["date"] = N_("Enter the date as a real date, for example 2027-03-14.")
-    if clock is None:
-        errors["time"] = N_("Enter the time as hours and minutes, for example 10:00.")
-    if day is None or clock is None:
+    errors.update(field_errors(form, WHEN, locale))
+    if "date" in errors or "time" in errors:
         return None
+    day = parse_date(form["date"])
+    clock = parse_time(form["time"])
     if day > now.astimezone(OSLO).date() + timedelta(days=366 * MAX_YEARS_AHEAD):
         errors["date"] = N_("The meeting must be within the next two years.")
         return None
@@ -271,8 +294,6 @@ def validate_order(number: int, starts_at: datetime, duration: int, others: list
             errors["late_reason"] = N_("This is more than 26 weeks after meeting 1. Give the reason.")
     elif number == 1 and shm2 is not None and shm2.starts_at < starts_at + timedelta(minutes=duration):
         errors["date"] = N_("Collaboration meeting 1 must end before meeting 2 starts.")
-    if len(late_reason) > MAX_NOTE:
-        errors["late_reason"] = NOTE_TOO_LONG
 
 
 def needs_late_reason(shm1_starts_at: datetime, shm2_starts_at: datetime) -> bool:
@@ -281,35 +302,27 @@ def needs_late_reason(shm1_starts_at: datetime, shm2_starts_at: datetime) -> boo
     return days > SHM2_WEEKS * 7
 
 
-def validate_schedule(form: dict[str, str], number: int, others: list[Slot], now: datetime
+def validate_schedule(form: dict[str, str], number: int, others: list[Slot], now: datetime, locale: str = "en"
                       ) -> tuple[dict[str, str], MeetingPlan | None]:
     errors: dict[str, str] = {}
     if any(slot.number == number for slot in others):
         errors["date"] = N_("This collaboration meeting is already scheduled. Reschedule it instead.")
-    starts_at = validate_when(form, errors, now)
+    starts_at = validate_when(form, errors, now, locale)
+    fields = field_errors(form, None, locale)
+    errors |= {name: message for name, message in fields.items() if name not in WHEN}
     fmt = form.get("format", "")
     if fmt not in FORMAT_LABELS:
         errors["format"] = N_("Choose where the meeting takes place.")
     address, link = form.get("address", "").strip(), form.get("video_link", "").strip()
-    if len(address) > MAX_SHORT:
-        errors["address"] = TOO_LONG
-    elif fmt in NEEDS_ADDRESS and not address:
+    if fmt in NEEDS_ADDRESS and not address and "address" not in errors:
         errors["address"] = N_("Enter the address where the meeting takes place.")
-    if link:
-        problem = video_link_error(link)
-        if problem:
-            errors["video_link"] = problem
-    elif fmt in NEEDS_LINK:
+    if fmt in NEEDS_LINK and not link and "video_link" not in errors:
         errors["video_link"] = N_("Enter the video link for the meeting.")
-    if len(form.get("clinic_note", "")) > MAX_NOTE:
-        errors["clinic_note"] = NOTE_TOO_LONG
     participants = _participants(form, errors)
     segments = _segments(form, errors, {p.row for p in participants})
     duration = int(form["duration"]) if "duration" not in errors else 0
-    if starts_at is not None and "date" not in errors and duration:
+    if starts_at is not None and "date" not in errors and duration and "late_reason" not in errors:
         validate_order(number, starts_at, duration, others, form.get("late_reason", ""), errors)
-    elif len(form.get("late_reason", "")) > MAX_NOTE:
-        errors["late_reason"] = NOTE_TOO_LONG
     if errors:
         return errors, None
     return errors, MeetingPlan(starts_at, duration, fmt, address, link, form.get("clinic_note", "").strip(),
@@ -323,11 +336,11 @@ def _participants(form: dict[str, str], errors: dict[str, str]) -> list[Particip
         values = {name: form.get(f"p{i}_{name}", "").strip() for name in ROW_FIELDS}
         if not any(values.values()):
             continue
-        too_long = [name for name in ROW_FIELDS if len(values[name]) > MAX_SHORT]
-        for name in too_long:
-            errors[f"p{i}_{name}"] = TOO_LONG
+        too_long = [name for name in ROW_FIELDS if f"p{i}_{name}" in errors]
         kind = row_kind(form, i)
-        if not values["name"]:
+        if too_long:
+            pass
+        elif not values["name"]:
             errors[f"p{i}_name"] = N_("Enter the participant's name, or empty the row.")
         elif not values["contact"]:
             errors[f"p{i}_contact"] = N_("Enter how to reach this participant: a phone number or an e-mail address.")
@@ -348,36 +361,32 @@ def _segments(form: dict[str, str], errors: dict[str, str], rows: set[int]) -> l
         title = form.get(f"s{j}_title", "").strip()
         if not title:
             continue
-        if len(title) > MAX_SHORT:
-            errors[f"s{j}_title"] = TOO_LONG
+        if f"s{j}_title" in errors:
             continue
         segments.append((title, [i for i in range(PARTICIPANT_ROWS) if form.get(f"s{j}_p{i}") and i in rows]))
     return segments
 
 
-def validate_reschedule(form: dict[str, str], number: int, version: int, others: list[Slot], now: datetime
-                        ) -> tuple[dict[str, str], datetime | None, int]:
+def validate_reschedule(form: dict[str, str], number: int, version: int, others: list[Slot], now: datetime,
+                        locale: str = "en") -> tuple[dict[str, str], datetime | None, int]:
     errors: dict[str, str] = {}
     if form.get("version", "") != str(version):
         errors["date"] = N_("Someone else changed this meeting while you had the page open. "
                             "Check the meeting's current time below and try again.")
         return errors, None, 0
-    starts_at = validate_when(form, errors, now)
+    starts_at = validate_when(form, errors, now, locale)
+    errors |= field_errors(form, ("reason", "late_reason"), locale)
     duration = int(form["duration"]) if "duration" not in errors else 0
-    if len(form.get("reason", "")) > MAX_NOTE:
-        errors["reason"] = NOTE_TOO_LONG
-    if starts_at is not None and "date" not in errors and duration:
+    if starts_at is not None and "date" not in errors and duration and "late_reason" not in errors:
         validate_order(number, starts_at, duration, others, form.get("late_reason", ""), errors)
     return errors, (None if errors else starts_at), duration
 
 
-def validate_cancel(form: dict[str, str], version: int) -> dict[str, str]:
+def validate_cancel(form: dict[str, str], version: int, locale: str = "en") -> dict[str, str]:
     if form.get("version", "") != str(version):
         return {"reason": N_("Someone else changed this meeting while you had the page open. "
                              "Check the meeting and try again.")}
-    reason = form.get("reason", "").strip()
-    if not reason:
+    errors = field_errors(form, ("reason",), locale)
+    if not errors and not form.get("reason", "").strip():
         return {"reason": N_("Give the reason for cancelling. The patient is told that the meeting is cancelled.")}
-    if len(reason) > MAX_NOTE:
-        return {"reason": NOTE_TOO_LONG}
-    return {}
+    return errors

@@ -14,7 +14,7 @@ from server.access.acting import acting_for
 from server.access.policy import CLINICIAN, PATIENT, SCHEDULE_MEETING, VIEW_MEETING, policy
 from server.access.service import account_names
 from server.db import utcnow
-from server.i18n import N_, OSLO, clock, when_text
+from server.i18n import N_, OSLO
 from server.meetings import schedule_forms as forms
 from server.meetings import scheduling
 from server.meetings.models import Meeting
@@ -25,15 +25,8 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 
 
 def _helpers(request: Request) -> dict[str, Any]:
-    """Time formatting for templates: `when(dt)` (weekday, date and time) and `clock(dt)`, in Oslo."""
-    lang = locale(request)
-
-    def translate(message: str) -> str:
-        return gettext(request, message)
-
-    return {"when": lambda value: when_text(value, lang, translate),
-            "clock": lambda value: clock(value, lang),
-            "format_labels": forms.FORMAT_LABELS, "kind_labels": forms.KIND_LABELS,
+    """Labels and meeting helpers for templates (times are shown with the `when` and `clock` filters)."""
+    return {"format_labels": forms.FORMAT_LABELS, "kind_labels": forms.KIND_LABELS,
             "ends_at": scheduling.ends_at, "answer_of": scheduling.answer_of,
             "segment_names": scheduling.segment_names}
 
@@ -72,12 +65,11 @@ async def new_meeting(request: Request, patient_id: int, db: AsyncSession, numbe
 async def create_meeting(request: Request, patient_id: int, data: Form, db: AsyncSession,
                          number: int = 1) -> Response:
     patient = await _patient(request, db, patient_id, number, lock=True)
-    form = forms.read_form(data)
-    meetings = await scheduling.patient_meetings(db, patient.id)
-    errors, plan = forms.validate_schedule(form, number, scheduling.slots(meetings), utcnow())
-    if errors or plan is None:
+    form = forms.ScheduleForm(data, locale=locale(request))
+    plan = form.schedule(number, scheduling.slots(await scheduling.patient_meetings(db, patient.id)), utcnow())
+    if form.has_errors() or plan is None:
         await scheduling.refuse(db, audit_ctx(request), "meeting.schedule_refused", patient.id)
-        return await _schedule_page(request, db, patient, number, form, errors, status=422)
+        return await _schedule_page(request, db, patient, number, form.values, form.error_map, status=422)
     meeting = await scheduling.schedule(db, audit_ctx(request), patient, number, plan)
     flash(request, N_("Collaboration meeting %(number)s is scheduled. The patient can see it."), number=str(number))
     return redirect(request, f"/clinic/meetings/{meeting.id}")
@@ -139,9 +131,10 @@ async def reschedule(request: Request, meeting_id: int, data: Form, db: AsyncSes
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
-    form = forms.read_form(data)
+    checked = forms.ScheduleForm(data, locale=locale(request))
     others = scheduling.slots(await scheduling.patient_meetings(db, meeting.patient_id), leave_out=meeting.id)
-    errors, starts_at, duration = forms.validate_reschedule(form, meeting.number, meeting.version, others, utcnow())
+    starts_at, duration = checked.reschedule(meeting.number, meeting.version, others, utcnow())
+    form, errors = checked.values, checked.error_map
     if errors or starts_at is None:
         await scheduling.refuse(db, audit_ctx(request), "meeting.reschedule_refused", meeting.patient_id,
                                 f"meeting {meeting.id}")
@@ -171,11 +164,11 @@ async def cancel(request: Request, meeting_id: int, data: Form, db: AsyncSession
     refused = _refuse_cancelled(request, meeting)
     if refused:
         return refused
-    form = {"version": str(data.get("version", "")), "reason": str(data.get("reason", ""))[:10_000]}
-    errors = forms.validate_cancel(form, meeting.version)
-    if errors:
+    checked = forms.ScheduleForm(data, locale=locale(request))
+    form = {"version": checked.get("version"), "reason": checked.get("reason")}
+    if not checked.cancel(meeting.version):
         form["version"] = str(meeting.version)
-        return _change_page(request, "meetings/cancel.html", meeting, form, errors, status=422)
+        return _change_page(request, "meetings/cancel.html", meeting, form, checked.error_map, status=422)
     await scheduling.cancel(db, audit_ctx(request), meeting, form["reason"])
     flash(request, N_("The meeting was cancelled. The patient has been told."))
     return redirect(request, f"/clinic/meetings/{meeting.id}")

@@ -68,101 +68,15 @@ def previous_step(key: str) -> str | None:
     return STEP_KEYS[index - 1] if index > 0 else None
 
 
-# --- Parsing one step's form into answers (never loses what was typed) -----------------------
+# --- Checking a step (the form objects are in wishes_forms.py) ------------------------------
 
-def _s(form: dict[str, Any], name: str, limit: int = MAX_SHORT * 5) -> str:
-    value = form.get(name, "")
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value).strip()[:limit]
+def validate_step(key: str, value: Any, locale: str = "en") -> dict[str, str]:
+    """Field errors of a stored answer (field id -> message): the rules of the step's form object."""
+    from server.meetings import wishes_forms  # the forms build on this module's names
 
-
-def _list(form: dict[str, Any], name: str) -> list[str]:
-    value = form.get(name, [])
-    return [str(v) for v in (value if isinstance(value, list) else [value]) if v]
-
-
-def parse_step(key: str, form: dict[str, Any]) -> Any:
-    if key == "gp":
-        return {"attend": _s(form, "attend"), "part": _s(form, "part") or "whole"}
-    if key == "nav":
-        return {"attend": _s(form, "attend"), "part": _s(form, "part") or "whole", "part_note": _s(form, "part_note")}
-    if key == "relatives":
-        rows = [{"name": _s(form, f"name_{i}"), "relation": _s(form, f"relation_{i}"),
-                 "part": _s(form, f"part_{i}") or "whole"} for i in range(RELATIVE_ROWS)]
-        return [row for row in rows if row["name"] or row["relation"]]
-    if key == "others":
-        rows = [{"role": _s(form, f"role_{i}"), "name": _s(form, f"name_{i}"),
-                 "organisation": _s(form, f"organisation_{i}"), "contact": _s(form, f"contact_{i}"),
-                 "part": _s(form, f"part_{i}") or "whole"} for i in range(OTHER_ROWS)]
-        return [row for row in rows if any(row[f] for f in ("name", "organisation", "contact"))]
-    if key == "place":
-        return {"choice": _s(form, "choice"), "note": _s(form, "note", MAX_LONG + 100)}
-    if key == "needs":
-        return {"interpreter": _s(form, "interpreter"), "hearing": form.get("hearing") == "yes",
-                "vision": form.get("vision") == "yes", "wheelchair": form.get("wheelchair") == "yes",
-                "times_not_working": _s(form, "times_not_working"), "other": _s(form, "other", MAX_LONG + 100)}
-    if key == "topics":
-        return {"suggested": [t for t in _list(form, "suggested") if t in TOPICS],
-                "text": _s(form, "text", MAX_LONG + 100)}
-    raise ValueError(key)
-
-
-def _too_long(errors: dict[str, str], value: str, field: str, limit: int = MAX_SHORT) -> None:
-    if len(value) > limit:
-        errors[field] = N_("This can be at most 2000 characters.") if limit == MAX_LONG \
-            else N_("This can be at most 200 characters.")
-
-
-def validate_step(key: str, value: Any) -> dict[str, str]:
-    """Field errors for one step (field name -> msgid). An answer is required only where we must know."""
-    errors: dict[str, str] = {}
-    if key == "gp":
-        if value["attend"] not in ("yes", "not_my_gp"):
-            errors["attend"] = N_("Choose whether your GP should take part.")
-        if value["part"] not in PARTS:
-            errors["part"] = N_("Choose the whole meeting or a part of it.")
-    elif key == "nav":
-        if value["attend"] not in ("yes", "no", "unsure"):
-            errors["attend"] = N_("Choose yes, no or “I am not sure”.")
-        _too_long(errors, value["part_note"], "part_note")
-    elif key == "relatives":
-        seen = set()
-        for i, row in enumerate(value):
-            if not row["name"]:
-                errors[f"name_{i}"] = N_("Write the name of your relative.")
-            key_ = row["name"].lower()
-            if key_ and key_ in seen:
-                errors[f"name_{i}"] = N_("This person is already on the list.")
-            seen.add(key_)
-            _too_long(errors, row["name"], f"name_{i}")
-            _too_long(errors, row["relation"], f"relation_{i}")
-    elif key == "others":
-        seen = set()
-        for i, row in enumerate(value):
-            if row["role"] not in OTHER_ROLES:
-                errors[f"role_{i}"] = N_("Choose what kind of helper this is.")
-            if not row["name"] and not row["organisation"]:
-                errors[f"name_{i}"] = N_("Write a name or an organisation.")
-            if not row["contact"]:
-                errors[f"contact_{i}"] = N_("Write a phone number or an e-mail address, so the clinic can reach them.")
-            key_ = (row["name"] + "|" + row["organisation"]).lower()
-            if key_ in seen:
-                errors[f"name_{i}"] = N_("This person is already on the list.")
-            seen.add(key_)
-            for field in ("name", "organisation", "contact"):
-                _too_long(errors, row[field], f"{field}_{i}")
-    elif key == "place":
-        if value["choice"] not in PLACES:
-            errors["choice"] = N_("Choose where the meeting should take place.")
-        _too_long(errors, value["note"], "note", MAX_LONG)
-    elif key == "needs":
-        for field in ("interpreter", "times_not_working"):
-            _too_long(errors, value[field], field)
-        _too_long(errors, value["other"], "other", MAX_LONG)
-    elif key == "topics":
-        _too_long(errors, value["text"], "text", MAX_LONG)
-    return errors
+    form = wishes_forms.step_form(key, wishes_forms.answer_as_input(key, value), locale)
+    form.check()
+    return form.error_map
 
 
 def missing_steps(answers: dict[str, Any]) -> list[str]:

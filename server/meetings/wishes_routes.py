@@ -15,8 +15,9 @@ from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT, REVIEW_WISHES,
 from server.i18n import N_
 from server.meetings import answers
 from server.meetings import wishes as service
+from server.meetings.wishes_forms import step_form
 from server.pathway.acting import patient_for
-from server.web import actor, audit_ctx, flash, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 EDITABLE_STAGES = range(1, 7)  # until SHM 1 has taken place
@@ -68,17 +69,21 @@ async def _save(request: Request, db: AsyncSession, key: str, data: dict[str, An
         raise NotFoundException()
     patient_id = acting_for(actor(request), EDIT_WISHES)
     if await service.is_locked(db, patient_id):
-        return None, None, True
-    value = service.parse_step(key, data)
+        return None, None, "locked"
+    form = step_form(key, data, locale(request))
+    form.check()
+    value = form.answer()
+    if form.has_forbidden_text():  # never stored; the page shows it again with the message
+        return value, form.error_map, "refused"
     wishes = await service.get_or_create(db, patient_id)
     await service.save_step(db, audit_ctx(request), wishes, key, value)
-    return value, service.validate_step(key, value), False
+    return value, form.error_map, "saved"
 
 
 @post("/meeting/wishes/{key:str}", opt=policy(PATIENT))
 async def save_step(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
-    value, errors, locked = await _save(request, db, key, data)
-    if locked:
+    value, errors, outcome = await _save(request, db, key, data)
+    if outcome == "locked":
         flash(request, N_("The clinic has planned the meeting, so your answers can no longer be changed here. "
                           "Call the clinic if something has changed."), "warning")
         return redirect(request, "/meeting/wishes")
@@ -92,8 +97,9 @@ async def save_step(request: Request, key: str, data: Form, db: AsyncSession) ->
 @post("/meeting/wishes/{key:str}/autosave", opt=policy(PATIENT))
 async def autosave(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
     """htmx saves the draft while the patient types; it answers with the small "saved" status."""
-    _value, _errors, locked = await _save(request, db, key, data)
-    return render(request, "meetings/_autosave_status.html", {"saved": not locked, "locked": locked})
+    _value, _errors, outcome = await _save(request, db, key, data)
+    return render(request, "meetings/_autosave_status.html", {"saved": outcome == "saved",
+                                                              "locked": outcome == "locked"})
 
 
 @post("/meeting/wishes-submit", opt=policy(PATIENT))

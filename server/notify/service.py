@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext, record
+from server.dates import format_when
 from server.db import utcnow
-from server.i18n import when_text
 from server.notify.models import Notification
 
 
@@ -41,7 +41,7 @@ def notification_text(message: str, params: dict[str, Any], lang: str, translate
     shown = {key: str(value) for key, value in (params or {}).items()}
     if "when" in shown:
         try:
-            shown["when"] = when_text(datetime.fromisoformat(shown["when"]), lang, translate)
+            shown["when"] = format_when(datetime.fromisoformat(shown["when"]), lang)
         except ValueError:
             pass
     text = translate(message)

@@ -12,11 +12,13 @@ from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes, passkeys, service, sessions
+from server.access.forms import EnrollForm, PasskeyNameForm
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
 from server.audit.service import AuditContext
+from server.forms import NOT_ALLOWED
 from server.i18n import N_
-from server.web import actor, audit_ctx, client_address, flash, gettext, redirect, render, safe_next
+from server.web import actor, audit_ctx, client_address, flash, gettext, locale, redirect, render, safe_next
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -114,11 +116,11 @@ async def enroll_page(request: Request) -> Response:
 
 @post("/enroll", opt=policy(PUBLIC))
 async def enroll_submit(request: Request, data: Form, db: AsyncSession) -> Response:
-    raw = str(data.get("code", ""))[:64]
-    if not raw.strip():
-        result = codes.CodeCheck(False, "empty")
-    else:
-        result = await codes.check(db, request.app.state.settings.secret_key, raw, client_address(request))
+    form = EnrollForm(data, locale=locale(request))
+    raw = form.get("code")[:64]
+    if not form.validate():
+        return render(request, "access/enroll.html", {"code": raw, "errors": form.error_map}, status=422)
+    result = await codes.check(db, request.app.state.settings.secret_key, raw, client_address(request))
     if not result.ok:
         message = CODE_ERRORS.get(result.error, N_("Enter the code you got from the clinic."))
         status = 429 if result.error == "client_limited" else 422
@@ -166,7 +168,10 @@ async def enroll_verify(request: Request, data: dict[str, Any], db: AsyncSession
     if enrolling is None:
         return _json_error(request, N_("Enter your code first."))
     session, code, account = enrolling
-    name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
+    names = PasskeyNameForm({"name": str(data.get("name") or "")}, locale=locale(request))
+    if not names.validate():
+        return _json_error(request, NOT_ALLOWED)
+    name = names.name_or(service.device_label(request.headers.get("user-agent", "")))
     try:
         credential = await passkeys.finish_registration(db, request.app.state.settings, session, account,
                                                         _credential_json(data), name or "Passkey")
@@ -208,7 +213,10 @@ async def add_passkey_options(request: Request, db: AsyncSession) -> Response:
 @post("/account/passkeys/verify", opt=policy(AUTHENTICATED))
 async def add_passkey_verify(request: Request, data: dict[str, Any], db: AsyncSession) -> Response:
     account = await db.get(Account, actor(request).account_id)
-    name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
+    names = PasskeyNameForm({"name": str(data.get("name") or "")}, locale=locale(request))
+    if not names.validate():
+        return _json_error(request, NOT_ALLOWED)
+    name = names.name_or(service.device_label(request.headers.get("user-agent", "")))
     try:
         credential = await passkeys.finish_registration(db, request.app.state.settings,
                                                         request.scope["state"]["user_session"], account,

@@ -11,14 +11,13 @@ from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import service
+from server.access.forms import StaffForm
 from server.access.models import Account
 from server.access.policy import ADMIN, policy
-from server.access.service import STAFF_ROLES
 from server.i18n import N_
-from server.web import actor, audit_ctx, flash, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-MAX_NAME = 200
 
 
 async def _staff_account(db: AsyncSession, account_id: int) -> Account:
@@ -40,19 +39,12 @@ async def accounts(request: Request, db: AsyncSession) -> Response:
 
 @post("/admin/accounts", opt=policy(ADMIN))
 async def create_account(request: Request, data: Form, db: AsyncSession) -> Response:
-    name = str(data.get("name", "")).strip()
-    role = str(data.get("role", "clinician"))
-    errors = {}
-    if not name:
-        errors["name"] = N_("Enter the person's full name.")
-    elif len(name) > MAX_NAME:
-        errors["name"] = N_("The name can be at most 200 characters.")
-    if role not in STAFF_ROLES:
-        errors["role"] = N_("Choose a role.")
-    if errors:
+    form = StaffForm(data, locale=locale(request))
+    if not form.validate():
         return render(request, "admin/accounts.html",
-                      {"accounts": await service.staff(db), "form": {"name": name, "role": role}, "errors": errors},
+                      {"accounts": await service.staff(db), "form": form.values, "errors": form.error_map},
                       status=422)
+    name, role = form.clean("name"), form.clean("role")
     account, code = await service.create_staff(db, request.app.state.settings, audit_ctx(request), role, name)
     return _code_page(request, account, code)
 

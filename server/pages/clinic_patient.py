@@ -18,15 +18,12 @@ from server.i18n import N_, today_oslo
 from server.meetings import scheduling
 from server.pathway import service
 from server.pathway.acting import patient_for
+from server.pathway.forms import GpAcceptanceForm, StageMoveForm
 from server.pathway.models import Patient
 from server.pathway.stages import LAST, STAGES, stage
-from server.web import actor, audit_ctx, flash, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def _text(data: dict[str, Any], *fields: str) -> dict[str, str]:
-    return {field: str(data.get(field, ""))[:10_000] for field in fields}
 
 
 async def _show(request: Request, db: AsyncSession, patient: Patient, *, move_form=None, move_errors=None,
@@ -57,12 +54,12 @@ async def show_patient(request: Request, patient_id: int, db: AsyncSession) -> R
 @post("/clinic/patients/{patient_id:int}/stage", opt=policy(CLINICIAN))
 async def move_stage(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
     patient = await patient_for(db, actor(request), MOVE_STAGE, patient_id)
-    form = _text(data, "to_stage", "note", "reason", "version")
-    errors = service.validate_move(patient, form)
-    if errors:
+    form = StageMoveForm(data, locale=locale(request))
+    if not form.check(patient):
         await service.refuse_move(db, audit_ctx(request), patient)
-        return await _show(request, db, patient, move_form=form, move_errors=errors, status=422, block="stage_move")
-    moved_to = await service.move_stage(db, audit_ctx(request), patient, form)
+        return await _show(request, db, patient, move_form=form.values, move_errors=form.error_map, status=422,
+                           block="stage_move")
+    moved_to = await service.move_stage(db, audit_ctx(request), patient, form.values)
     flash(request, N_("%(name)s moved to stage %(number)s."), name=patient.name, number=str(moved_to.number))
     return redirect(request, f"/clinic/patients/{patient.id}")
 
@@ -70,11 +67,11 @@ async def move_stage(request: Request, patient_id: int, data: Form, db: AsyncSes
 @post("/clinic/patients/{patient_id:int}/gp-acceptance", opt=policy(CLINICIAN))
 async def gp_acceptance(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
     patient = await patient_for(db, actor(request), RECORD_GP_ACCEPTANCE, patient_id)
-    form = _text(data, "accepted_on")
-    errors = service.validate_gp_acceptance(patient, form)
-    if errors:
-        return await _show(request, db, patient, gp_form=form, gp_errors=errors, status=422, block="gp_acceptance")
-    await service.record_gp_acceptance(db, audit_ctx(request), patient, service.parse_date(form["accepted_on"]))
+    form = GpAcceptanceForm(data, locale=locale(request))
+    if not form.check(patient):
+        return await _show(request, db, patient, gp_form=form.values, gp_errors=form.error_map, status=422,
+                           block="gp_acceptance")
+    await service.record_gp_acceptance(db, audit_ctx(request), patient, form.accepted_on.day)
     flash(request, N_("The GP's acceptance was recorded."))
     return redirect(request, f"/clinic/patients/{patient.id}")
 

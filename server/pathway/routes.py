@@ -16,20 +16,19 @@ from server.access.policy import CLINICIAN, ISSUE_PATIENT_CODE, policy
 from server.i18n import today_oslo
 from server.pathway import service
 from server.pathway.acting import patient_for
+from server.pathway.forms import PatientForm, PatientSearchForm
 from server.pathway.stages import LAST, STAGES, stage
-from server.web import actor, audit_ctx, render
+from server.web import actor, audit_ctx, locale, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def _text(data: dict[str, Any], *fields: str) -> dict[str, str]:
-    return {field: str(data.get(field, ""))[:10_000] for field in fields}
 
 
 @get("/clinic/patients", opt=policy(CLINICIAN))
 async def patient_list(request: Request, db: AsyncSession, q: str = "", stage_filter: str = "",
                        page: int = 1) -> Response:
-    query = q.strip()[:100]
+    search = PatientSearchForm({"q": q}, locale=locale(request))
+    valid = search.validate()
+    query = search.clean("q")[:100] if valid else ""
     try:
         chosen_stage = int(stage_filter) if stage_filter else None
     except ValueError:
@@ -43,8 +42,9 @@ async def patient_list(request: Request, db: AsyncSession, q: str = "", stage_fi
         "patients": rows, "total": total, "page": page, "pages": pages, "q": query,
         "stage_filter": chosen_stage, "stages": STAGES, "stage": stage,
         "deadline_for": service.deadline_for, "deadline_state": service.deadline_state,
+        "errors": search.error_map,
     }
-    return render(request, "pathway/patient_list.html", context, block="results")
+    return render(request, "pathway/patient_list.html", context, block="results", status=200 if valid else 400)
 
 
 @get("/clinic/patients/new", opt=policy(CLINICIAN))
@@ -55,11 +55,12 @@ async def new_patient(request: Request) -> Response:
 
 @post("/clinic/patients", opt=policy(CLINICIAN))
 async def create_patient(request: Request, data: Form, db: AsyncSession) -> Response:
-    form = _text(data, "name", "birth_date", "gp_name", "gp_office", "referral_received_on")
-    errors = service.validate_patient_form(form)
-    if errors:
-        return render(request, "pathway/new_patient.html", {"form": form, "errors": errors}, status=422)
-    patient, code = await service.create_patient_with_code(db, request.app.state.settings, audit_ctx(request), form)
+    form = PatientForm(data, locale=locale(request))
+    if not form.validate():
+        return render(request, "pathway/new_patient.html", {"form": form.values, "errors": form.error_map},
+                      status=422)
+    patient, code = await service.create_patient_with_code(db, request.app.state.settings, audit_ctx(request),
+                                                           form.values)
     return _code_page(request, patient, code, created=True)
 
 

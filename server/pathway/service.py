@@ -13,15 +13,15 @@ from server.access import sessions
 from server.access.models import Account, Credential
 from server.access.service import create_account, issue_code
 from server.audit.service import AuditContext, record
+from server.dates import parse_date
 from server.db import utcnow
-from server.i18n import N_, OSLO, today_oslo
+from server.i18n import OSLO, today_oslo
+from server.pathway.forms import StageMoveForm
 from server.pathway.models import Patient, StageEvent
-from server.pathway.stages import EXTENDED_INVITATION, FIRST, LAST, STAGES, Deadline, Stage, next_deadline, stage
+from server.pathway.stages import STAGES, Deadline, Stage, next_deadline, stage
 from server.settings import Settings
 
 PER_PAGE = 25
-MAX_NAME = 200
-MAX_TEXT = 2000
 CLOSE_DAYS = 14
 
 
@@ -100,46 +100,22 @@ async def list_patients(db: AsyncSession, ctx: AuditContext, query: str, stage_f
     return rows, total
 
 
-# --- Forms ------------------------------------------------------------------------------------
+# --- Forms (server/pathway/forms.py reads and checks them) ------------------------------------
 
-def parse_date(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw.strip())
-    except (ValueError, AttributeError):
-        return None
-
-
-def validate_patient_form(form: dict[str, str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for field, message in (("name", N_("Enter the patient's full name.")),
-                           ("gp_name", N_("Enter the name of the patient's GP.")),
-                           ("gp_office", N_("Enter the name of the GP's office."))):
-        value = form.get(field, "").strip()
-        if not value:
-            errors[field] = message
-        elif len(value) > MAX_NAME:
-            errors[field] = N_("This can be at most 200 characters.")
-    today = today_oslo()
-    birth = parse_date(form.get("birth_date", ""))
-    if birth is None:
-        errors["birth_date"] = N_("Enter the date of birth as a real date, for example 1970-03-14.")
-    elif birth > today or birth.year < 1900:
-        errors["birth_date"] = N_("The date of birth must be in the past.")
-    received = parse_date(form.get("referral_received_on", ""))
-    if received is None:
-        errors["referral_received_on"] = N_("Enter the date the referral was received, for example 2026-03-14.")
-    elif received > today:
-        errors["referral_received_on"] = N_("The date the referral was received cannot be in the future.")
-    return errors
+def validate_move(patient: Patient, form: dict[str, str], locale: str = "en") -> dict[str, str]:
+    """Field errors of a stage move (field id -> message)."""
+    move = StageMoveForm(form, locale=locale)
+    move.check(patient)
+    return move.error_map
 
 
 async def create_patient(db: AsyncSession, ctx: AuditContext, form: dict[str, str]) -> Patient:
     """A patient whose referral the clinic has received: stage 2, with stage 1 done."""
-    received = date.fromisoformat(form["referral_received_on"])
+    received = parse_date(form["referral_received_on"])
     received_at = datetime(received.year, received.month, received.day, 12, tzinfo=OSLO)
     now = utcnow()
     patient = Patient(name=form["name"].strip(), name_search=form["name"].strip().lower(),
-                      birth_date=date.fromisoformat(form["birth_date"]), gp_name=form["gp_name"].strip(),
+                      birth_date=parse_date(form["birth_date"]), gp_name=form["gp_name"].strip(),
                       gp_office=form["gp_office"].strip(), stage=2, stage_entered_at=now,
                       referral_received_on=received)
     patient.events = [
@@ -185,33 +161,6 @@ def _refresh_deadline(patient: Patient) -> None:
     patient.next_deadline = deadline.due if deadline else None
 
 
-def validate_move(patient: Patient, form: dict[str, str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if str(patient.version) != form.get("version", ""):
-        errors["to_stage"] = N_("Someone else changed this patient while you had the page open. "
-                                "Check the current stage below and try again.")
-        return errors
-    try:
-        target = int(form.get("to_stage", ""))
-    except ValueError:
-        target = 0
-    if not FIRST <= target <= LAST:
-        errors["to_stage"] = N_("Choose the stage to move to.")
-        return errors
-    if target == patient.stage:
-        errors["to_stage"] = N_("The patient is already at this stage. Choose another stage.")
-    elif target >= EXTENDED_INVITATION and patient.stage < EXTENDED_INVITATION and patient.gp_accepted_on is None:
-        errors["to_stage"] = N_("The extended invitation can only be sent after the GP has accepted. "
-                                "Record the GP's acceptance first.")
-    reason = form.get("reason", "").strip()
-    if target != patient.stage + 1 and not errors and not reason:
-        errors["reason"] = N_("Give a reason when going back or skipping a stage.")
-    for field in ("note", "reason"):
-        if len(form.get(field, "")) > MAX_TEXT:
-            errors[field] = N_("This can be at most 2000 characters.")
-    return errors
-
-
 async def refuse_move(db: AsyncSession, ctx: AuditContext, patient: Patient) -> None:
     await record(db, ctx, "patient.stage_move_refused", patient_ids=[patient.id], outcome="refused")
 
@@ -229,17 +178,6 @@ async def move_stage(db: AsyncSession, ctx: AuditContext, patient: Patient, form
     await db.flush()
     await record(db, ctx, "patient.stage_moved", patient_ids=[patient.id], detail=f"stage {previous}->{target}")
     return stage(target)
-
-
-def validate_gp_acceptance(patient: Patient, form: dict[str, str]) -> dict[str, str]:
-    accepted = parse_date(form.get("accepted_on", ""))
-    if accepted is None:
-        return {"accepted_on": N_("Enter the date the GP accepted, for example 2026-03-14.")}
-    if accepted > today_oslo():
-        return {"accepted_on": N_("The date cannot be in the future.")}
-    if accepted < patient.referral_received_on:
-        return {"accepted_on": N_("The date cannot be before the referral was received.")}
-    return {}
 
 
 async def record_gp_acceptance(db: AsyncSession, ctx: AuditContext, patient: Patient, accepted: date) -> None:

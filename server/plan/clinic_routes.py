@@ -20,7 +20,7 @@ from server.pathway.acting import patient_for
 from server.pathway.models import Patient
 from server.plan import forms, service
 from server.plan.models import ActionPlan
-from server.web import actor, audit_ctx, flash, gettext, redirect, render
+from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 BASE = "/clinic/patients/{patient_id:int}/plan"
@@ -58,7 +58,8 @@ async def _refused(request: Request, db: AsyncSession, plan: ActionPlan, what: s
 
 
 def _context(patient: Patient, plan: ActionPlan | None, **extra: Any) -> dict[str, Any]:
-    return {"patient": patient, "plan": plan, "labels": LABELS, "day": forms.parse_day} | extra
+    return {"patient": patient, "plan": plan, "labels": LABELS, "status_labels": forms.STATUS_LABELS,
+            "responsible_labels": forms.RESPONSIBLE_LABELS} | extra
 
 
 # --- The workspace ----------------------------------------------------------------------------
@@ -98,8 +99,8 @@ async def start(request: Request, patient_id: int, db: AsyncSession) -> Response
 @post(BASE + "/goals", opt=policy(CLINICIAN))
 async def save_goals(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
     patient, plan = await _plan(request, db, patient_id)
-    rows, version = forms.read_goals(data), forms.read_version(data)
-    errors = forms.validate_goals(rows)
+    goals = forms.GoalsForm(data, locale=locale(request))
+    rows, version, errors = goals.rows(), goals.clean("draft_version"), goals.check()
     conflict = None
     if forms.stale(version, plan.draft_version):
         conflict = await _conflict(request, db, plan, "goals", yours=[r["text"] for r in rows if r["text"]])
@@ -121,10 +122,11 @@ async def save_goals(request: Request, patient_id: int, data: Form, db: AsyncSes
 @post(BASE + "/publish", opt=policy(CLINICIAN))
 async def publish(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
     patient, plan = await _plan(request, db, patient_id)
-    form = forms.read_publish(data)
+    checked = forms.PublishForm(data, locale=locale(request))
+    form = checked.cleaned
     labels = [v.label for v in plan.versions]
     previous = service.latest_version(plan)
-    errors, missing = forms.validate_publish(form, labels, plan.draft, previous.content if previous else None)
+    errors, missing = checked.check(labels, plan.draft, previous.content if previous else None)
     conflict = None
     if forms.stale(form["draft_version"], plan.draft_version):
         conflict = await _conflict(request, db, plan, "publish")
@@ -165,11 +167,13 @@ async def _measure_page(request: Request, db: AsyncSession, patient: Patient, pl
     return render(request, "plan/clinic_measure.html", context, status=status)
 
 
-async def _save_measure(request: Request, db: AsyncSession, patient: Patient, plan: ActionPlan, form: dict, uid: str,
+async def _save_measure(request: Request, db: AsyncSession, patient: Patient, plan: ActionPlan, data: Any, uid: str,
                         adding: bool) -> Response:
     """Adding is made against the draft as it is now (it overwrites nothing); editing needs a fresh form."""
-    errors = forms.validate_measure(form, [g["uid"] for g in plan.draft.get("goals", [])],
-                                    await service.meeting_participants(db, patient.id))
+    checked = forms.MeasureForm(data, locale=locale(request))
+    form = checked.cleaned
+    errors = checked.check([g["uid"] for g in plan.draft.get("goals", [])],
+                           await service.meeting_participants(db, patient.id))
     expected = str(plan.draft_version) if adding else form["draft_version"]
     lost = forms.stale(expected, plan.draft_version)
     if not lost and not errors:
@@ -212,7 +216,7 @@ async def new_measure(request: Request, patient_id: int, db: AsyncSession) -> Re
 @post(BASE + "/measures/new", opt=policy(CLINICIAN))
 async def create_measure(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
     patient, plan = await _plan(request, db, patient_id)
-    return await _save_measure(request, db, patient, plan, forms.read_measure(data), forms.new_uid("m"), adding=True)
+    return await _save_measure(request, db, patient, plan, data, forms.new_uid("m"), adding=True)
 
 
 @get(BASE + "/measures/{uid:str}/edit", opt=policy(CLINICIAN))
@@ -227,7 +231,7 @@ async def edit_measure(request: Request, patient_id: int, uid: str, db: AsyncSes
 @post(BASE + "/measures/{uid:str}/edit", opt=policy(CLINICIAN))
 async def update_measure(request: Request, patient_id: int, uid: str, data: Form, db: AsyncSession) -> Response:
     patient, plan, _ = await _measure(request, db, patient_id, uid)
-    return await _save_measure(request, db, patient, plan, forms.read_measure(data), uid, adding=False)
+    return await _save_measure(request, db, patient, plan, data, uid, adding=False)
 
 
 def _remove_page(request: Request, patient: Patient, plan: ActionPlan, measure: dict, version: Any,
@@ -298,8 +302,8 @@ async def evaluation(request: Request, patient_id: int, db: AsyncSession) -> Res
 async def save_evaluation(request: Request, patient_id: int, data: Form, db: AsyncSession) -> Response:
     patient, plan = await _plan(request, db, patient_id)
     measures, _ = _evaluable(plan)
-    form = forms.read_evaluation(data, measures)
-    errors = forms.validate_evaluation(form, measures)
+    checked = forms.evaluation_form_class(measures)(data, locale=locale(request))
+    form, errors = checked.cleaned, checked.check()
     conflict = None
     if forms.stale(form["draft_version"], plan.draft_version):
         conflict = await _conflict(request, db, plan, "evaluation")

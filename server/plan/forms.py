@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, datetime
 from typing import Any
 
+from server.dates import parse_date_or_none
+from server.forms import Form, build, choice, date_field, text
 from server.i18n import N_
 from server.plan.models import OUTCOMES, RESPONSIBLE, STATUSES, VERSION_LABELS
 
@@ -23,7 +24,6 @@ MAX_DESCRIPTION = 2000
 MAX_TIMEFRAME = 100
 MAX_NOTE = 500
 MAX_COMMENT = 500
-MAX_INPUT = 10_000  # what we keep of any field, so an over-long answer can be shown and corrected
 
 RESPONSIBLE_LABELS = {"patient": N_("The patient"), "gp": N_("GP"), "clinic": N_("The pain clinic"),
                       "nav": N_("NAV"), "participant": N_("A participant of the meeting")}
@@ -40,10 +40,6 @@ MEASURE_FIELDS = ("title", "description", "responsible", "participant", "goal", 
 
 CONFLICT = N_("Someone else saved the plan while you were working on it. Your changes are not saved: "
               "compare the two versions below, correct the form and save again.")
-TOO_LONG = {MAX_GOAL: N_("This can be at most 300 characters."), MAX_TITLE: N_("This can be at most 200 characters."),
-            MAX_DESCRIPTION: N_("This can be at most 2000 characters."),
-            MAX_TIMEFRAME: N_("This can be at most 100 characters."),
-            MAX_NOTE: N_("This can be at most 500 characters.")}
 _UID = {"g": re.compile(r"^g-[0-9a-f]{12}$"), "m": re.compile(r"^m-[0-9a-f]{12}$")}
 
 
@@ -56,31 +52,14 @@ def is_uid(prefix: str, value: str) -> bool:
     return bool(_UID[prefix].match(value or ""))
 
 
-def _s(data: dict[str, Any], name: str) -> str:
-    value = data.get(name, "")
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value).strip()[:MAX_INPUT]
+class VersionForm(Form):
+    """Every draft form carries the version of the draft it was read from."""
 
-
-def _too_long(errors: dict[str, str], form: dict[str, str], name: str, limit: int) -> None:
-    if len(form.get(name, "")) > limit:
-        errors[name] = TOO_LONG[limit]
-
-
-def parse_day(raw: str) -> date | None:
-    """An ISO date (from a date input) or a Norwegian 14.03.2027 (typed where date inputs are missing)."""
-    raw = (raw or "").strip()
-    for parse in (date.fromisoformat, lambda v: datetime.strptime(v, "%d.%m.%Y").date()):
-        try:
-            return parse(raw)
-        except ValueError:
-            continue
-    return None
+    draft_version = text()
 
 
 def read_version(data: dict[str, Any]) -> str:
-    return _s(data, "draft_version")
+    return VersionForm(data).clean("draft_version")
 
 
 def stale(version: str, current_version: int) -> bool:
@@ -96,12 +75,17 @@ def goal_rows(goals: list[dict]) -> list[dict[str, str]]:
     return rows + [{"uid": "", "text": ""} for _ in range(MAX_GOALS - len(rows))]
 
 
-def read_goals(data: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"uid": _s(data, f"g{i}_uid"), "text": _s(data, f"g{i}")} for i in range(MAX_GOALS)]
+class _Goals(VersionForm):
+    def rows(self) -> list[dict[str, str]]:
+        return [{"uid": self.clean(f"g{i}_uid"), "text": self.clean(f"g{i}")} for i in range(MAX_GOALS)]
+
+    def check(self) -> dict[str, str]:
+        self.validate()
+        return self.error_map
 
 
-def validate_goals(rows: list[dict[str, str]]) -> dict[str, str]:
-    return {f"g{i}": TOO_LONG[MAX_GOAL] for i, row in enumerate(rows) if len(row["text"]) > MAX_GOAL}
+GoalsForm = build("GoalsForm", {name: field for i in range(MAX_GOALS)
+                                for name, field in ((f"g{i}", text(max=MAX_GOAL)), (f"g{i}_uid", text()))}, _Goals)
 
 
 def to_goals(rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -118,11 +102,38 @@ def to_goals(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 
 # --- Measures -----------------------------------------------------------------------------
 
-def read_measure(data: dict[str, Any]) -> dict[str, str]:
-    form = {name: _s(data, name) for name in MEASURE_FIELDS + ("draft_version",)}
-    if form["responsible"] != "participant":
-        form["participant"] = ""
-    return form
+class MeasureForm(VersionForm):
+    title = text(required=N_("Write what the measure is."), max=MAX_TITLE)
+    description = text(max=MAX_DESCRIPTION, multiline=True)
+    responsible = choice(RESPONSIBLE, N_("Choose who is responsible."))
+    participant = text()
+    goal = text()
+    start = date_field()
+    due = date_field()
+    timeframe = text(max=MAX_TIMEFRAME)
+    status = choice(STATUSES, N_("Choose a status."))
+
+    @property
+    def cleaned(self) -> dict[str, Any]:
+        form = super().cleaned
+        if form["responsible"] != "participant":
+            form["participant"] = ""
+        return form
+
+    def check(self, goal_uids: list[str], participants: list[str]) -> dict[str, str]:
+        self.validate()
+        form = self.cleaned
+        if form["responsible"] == "participant" and not self.participant.errors:
+            if not form["participant"]:
+                self.add_error("participant", N_("Choose the participant who is responsible."))
+            elif form["participant"] not in participants:
+                self.add_error("participant", N_("This person is not in the meeting. Choose a participant of the "
+                                                 "latest collaboration meeting."))
+        if form["goal"] and form["goal"] not in goal_uids and not self.goal.errors:
+            self.add_error("goal", N_("Choose one of the plan's goals."))
+        if self.start.day and self.due.day and self.due.day < self.start.day:
+            self.add_error("due", N_("The due date must be the same as or after the start date."))
+        return self.error_map
 
 
 def measure_form(measure: dict | None, draft_version: int | str = "") -> dict[str, str]:
@@ -132,37 +143,9 @@ def measure_form(measure: dict | None, draft_version: int | str = "") -> dict[st
     return form | {"draft_version": str(draft_version)}
 
 
-def validate_measure(form: dict[str, str], goal_uids: list[str], participants: list[str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not form["title"]:
-        errors["title"] = N_("Write what the measure is.")
-    _too_long(errors, form, "title", MAX_TITLE)
-    _too_long(errors, form, "description", MAX_DESCRIPTION)
-    if form["responsible"] not in RESPONSIBLE:
-        errors["responsible"] = N_("Choose who is responsible.")
-    elif form["responsible"] == "participant":
-        if not form["participant"]:
-            errors["participant"] = N_("Choose the participant who is responsible.")
-        elif form["participant"] not in participants:
-            errors["participant"] = N_("This person is not in the meeting. Choose a participant of the latest "
-                                       "collaboration meeting.")
-    if form["goal"] and form["goal"] not in goal_uids:
-        errors["goal"] = N_("Choose one of the plan's goals.")
-    start, due = parse_day(form["start"]), parse_day(form["due"])
-    for name, value in (("start", start), ("due", due)):
-        if form[name] and value is None:
-            errors[name] = N_("Enter a real date, for example 14.03.2027.")
-    if start and due and due < start:
-        errors["due"] = N_("The due date must be the same as or after the start date.")
-    _too_long(errors, form, "timeframe", MAX_TIMEFRAME)
-    if form["status"] not in STATUSES:
-        errors["status"] = N_("Choose a status.")
-    return errors
-
-
 def to_measure(form: dict[str, str], uid: str, evaluation: dict | None = None) -> dict[str, Any]:
     """A valid form as a measure of the draft (dates stored as ISO)."""
-    start, due = parse_day(form["start"]), parse_day(form["due"])
+    start, due = parse_date_or_none(form["start"]), parse_date_or_none(form["due"])
     return {"uid": uid, "title": form["title"], "description": form["description"],
             "responsible": form["responsible"], "participant": form["participant"], "goal": form["goal"],
             "start": start.isoformat() if start else "", "due": due.isoformat() if due else "",
@@ -182,24 +165,29 @@ def evaluation_form(measures: list[dict], draft: dict, draft_version: int | str)
     return form
 
 
-def read_evaluation(data: dict[str, Any], measures: list[dict]) -> dict[str, str]:
-    form = {"draft_version": _s(data, "draft_version")}
-    for measure in measures:
-        for name in (f"outcome_{measure['uid']}", f"comment_{measure['uid']}"):
-            form[name] = _s(data, name)
-    return form
+class _Evaluation(VersionForm):
+    uids: tuple[str, ...] = ()
+
+    def check(self) -> dict[str, str]:
+        self.validate()
+        for uid in self.uids:
+            outcome, comment = f"outcome_{uid}", f"comment_{uid}"
+            if self[outcome].errors:
+                continue
+            if self.clean(outcome) and self.clean(outcome) not in OUTCOMES:
+                self.add_error(outcome, N_("Choose what happened to the measure."))
+            elif self.clean(comment) and not self.clean(outcome):
+                self.add_error(outcome, N_("Choose what happened to the measure, or remove the comment."))
+        return self.error_map
 
 
-def validate_evaluation(form: dict[str, str], measures: list[dict]) -> dict[str, str]:
-    errors: dict[str, str] = {}
+def evaluation_form_class(measures: list[dict]) -> type[Form]:
+    """The evaluation form of these measures: an outcome and a comment per measure."""
+    fields: dict[str, Any] = {"uids": tuple(m["uid"] for m in measures)}
     for measure in measures:
-        outcome, comment = f"outcome_{measure['uid']}", f"comment_{measure['uid']}"
-        if form[outcome] and form[outcome] not in OUTCOMES:
-            errors[outcome] = N_("Choose what happened to the measure.")
-        elif form[comment] and not form[outcome]:
-            errors[outcome] = N_("Choose what happened to the measure, or remove the comment.")
-        _too_long(errors, form, comment, MAX_COMMENT)
-    return errors
+        fields[f"outcome_{measure['uid']}"] = text()
+        fields[f"comment_{measure['uid']}"] = text(max=MAX_COMMENT, multiline=True)
+    return build("EvaluationForm", fields, _Evaluation)
 
 
 def evaluations(form: dict[str, str], measures: list[dict]) -> dict[str, dict | None]:
@@ -226,8 +214,27 @@ def allowed_labels(labels_published: list[str]) -> list[str]:
     return ["update"] + ([] if "shm2" in labels_published else ["shm2"])
 
 
-def read_publish(data: dict[str, Any]) -> dict[str, str]:
-    return {name: _s(data, name) for name in ("label", "change_note", "draft_version")}
+class PublishForm(VersionForm):
+    label = text()
+    change_note = text(max=MAX_NOTE, multiline=True)
+
+    def check(self, labels_published: list[str], draft: dict, previous: dict | None
+              ) -> tuple[dict[str, str], list[dict]]:
+        self.validate()
+        missing: list[dict] = []
+        form = self.cleaned
+        if not draft.get("measures"):
+            self.add_error("measures", N_("Add at least one measure before publishing the plan."))
+        if form["label"] not in allowed_labels(labels_published):
+            self.add_error("label", N_("Choose what kind of version this is."))
+        if labels_published and not form["change_note"] and not self.change_note.errors:
+            self.add_error("change_note", N_("Write what changed since the last version."))
+        if form["label"] == "shm2" and not self.label.errors:
+            missing = missing_evaluations(previous, draft)
+            if missing:
+                self.add_error("evaluation", N_("Evaluate every measure of the last version before publishing "
+                                                "the SHM 2 version."))
+        return self.error_map, missing
 
 
 def missing_evaluations(previous: dict | None, draft: dict) -> list[dict]:
@@ -243,20 +250,6 @@ def missing_evaluations(previous: dict | None, draft: dict) -> list[dict]:
     return missing
 
 
-def validate_publish(form: dict[str, str], labels_published: list[str], draft: dict,
-                     previous: dict | None) -> tuple[dict[str, str], list[dict]]:
-    errors: dict[str, str] = {}
-    missing: list[dict] = []
-    if not draft.get("measures"):
-        errors["measures"] = N_("Add at least one measure before publishing the plan.")
-    if form["label"] not in allowed_labels(labels_published):
-        errors["label"] = N_("Choose what kind of version this is.")
-    if labels_published and not form["change_note"]:
-        errors["change_note"] = N_("Write what changed since the last version.")
-    _too_long(errors, form, "change_note", MAX_NOTE)
-    if form["label"] == "shm2" and "label" not in errors:
-        missing = missing_evaluations(previous, draft)
-        if missing:
-            errors["evaluation"] = N_("Evaluate every measure of the last version before publishing the SHM 2 "
-                                      "version.")
-    return errors, missing
+def validate_publish(form: dict[str, str], labels_published: list[str], draft: dict, previous: dict | None,
+                     locale: str = "en") -> tuple[dict[str, str], list[dict]]:
+    return PublishForm(form, locale=locale).check(labels_published, draft, previous)

@@ -17,16 +17,16 @@ from server.i18n import N_, today_oslo
 from server.pathway.acting import patient_for
 from server.plan import view as service
 from server.plan.diff import compare
-from server.web import actor, audit_ctx, flash, is_block_request, redirect, render
+from server.web import actor, audit_ctx, flash, is_block_request, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _labels() -> dict[str, Any]:
-    return {"status_labels": service.STATUS_LABELS, "status_colors": service.STATUS_COLORS,
+    return {"status_labels": service.STATUS_LABELS,
             "responsible_labels": service.RESPONSIBLE_LABELS, "version_labels": service.VERSION_LABELS,
             "outcome_labels": service.OUTCOME_LABELS, "field_labels": service.FIELD_LABELS,
-            "as_date": service.parse_date, "note_max": service.NOTE_MAX}
+            "note_max": service.NOTE_MAX}
 
 
 def _plan_page(request: Request, plan_view, *, uid: str = "", form=None, errors=None, saved: str = "",
@@ -55,7 +55,7 @@ async def _update(request: Request, db: AsyncSession, uid: str, data: dict, kind
         await service.refuse_update(db, ctx, patient_id, uid)
         raise NotFoundException()
     plan, plan_view = found
-    form, errors = service.read_status(data, uid) if kind == "status" else service.read_note(data, uid)
+    form, errors = service.read_update(kind, data, uid, locale(request))
     if errors:
         return _plan_page(request, plan_view, uid=uid, form=form, errors=errors, status=422)
     if kind == "status" and form["status"] == plan_view.measure(uid).status:

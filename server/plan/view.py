@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext, record
+from server.dates import stored_date
+from server.forms import Form, choice, text
 from server.i18n import N_
 from server.plan.document import Goal, Measure, decode
 from server.plan.forms import OUTCOME_LABELS, STATUS_LABELS  # noqa: F401 - the clinic's labels, re-used here
@@ -19,8 +22,6 @@ from server.plan.service import load_plan  # noqa: F401
 NOTE_MAX = 1000
 NOTES_SHOWN = 3
 
-STATUS_COLORS = {"planned": "neutral", "in_progress": "info", "done": "success", "paused": "warning",
-                 "ended": "neutral"}
 RESPONSIBLE_LABELS = {"patient": N_("You"), "gp": N_("Your GP"), "clinic": N_("The pain clinic"), "nav": N_("NAV"),
                       "participant": N_("Another participant in the meeting")}
 VERSION_LABELS = {"shm1": N_("Collaboration meeting 1"), "update": N_("Update between the meetings"),
@@ -31,11 +32,7 @@ FIELD_LABELS = {"title": N_("Measure"), "description": N_("Description"), "respo
 GROUP_ORDER = ("gp", "clinic", "nav", "participant")
 
 
-def parse_date(value: object) -> date | None:
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
+
 
 
 @dataclass
@@ -126,8 +123,8 @@ def build_view(version: PlanVersion, updates: list[MeasureUpdate]) -> PlanView:
         notes = [u for u in reversed(updates) if u.measure_uid == raw.uid and u.by_role == "patient" and u.note]
         measures.append(MeasureView(
             uid=raw.uid, title=raw.title, description=raw.description, responsible=raw.responsible,
-            participant=raw.participant, goal=document.goal_text(raw.goal), start=parse_date(raw.start),
-            due=parse_date(raw.due), timeframe=raw.timeframe, status=current_status(raw, version, updates),
+            participant=raw.participant, goal=document.goal_text(raw.goal), start=stored_date(raw.start),
+            due=stored_date(raw.due), timeframe=raw.timeframe, status=current_status(raw, version, updates),
             notes=notes[:NOTES_SHOWN]))
     return PlanView(version, document.goals, measures)
 
@@ -173,19 +170,19 @@ async def own_measure(db: AsyncSession, patient_id: int, uid: str) -> tuple[Acti
     return plan, view
 
 
-def read_status(data: dict, uid: str) -> tuple[dict, dict]:
-    """(typed answers, errors keyed by the field's id in the page, e.g. "status-m-1")."""
-    value = str(data.get("status", "")).strip()[:40]
-    return {"status": value}, ({} if value in STATUSES else {f"status-{uid}": N_("Choose a status.")})
+class StatusForm(Form):
+    status = choice(STATUSES, N_("Choose a status."))
 
 
-def read_note(data: dict, uid: str) -> tuple[dict, dict]:
-    value = str(data.get("note", "")).replace("\r\n", "\n").strip()
-    if not value:
-        return {"note": value}, {f"note-{uid}": N_("Write how it is going.")}
-    if len(value) > NOTE_MAX:
-        return {"note": value[:10_000]}, {f"note-{uid}": N_("The note can have at most 1000 characters.")}
-    return {"note": value}, {}
+class NoteForm(Form):
+    note = text(required=N_("Write how it is going."), max=NOTE_MAX, multiline=True)
+
+
+def read_update(kind: str, data: Any, uid: str, locale: str) -> tuple[dict, dict]:
+    """(cleaned answers, errors keyed by the field's id in the page, e.g. "status-m-1") of a status or note."""
+    form = StatusForm(data, locale=locale) if kind == "status" else NoteForm(data, locale=locale)
+    form.validate()
+    return form.cleaned, form.errors_with_suffix(uid)
 
 
 async def refuse_update(db: AsyncSession, ctx: AuditContext, patient_id: int, uid: str) -> None:

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from server.meetings import answers, wishes
+from server.meetings.wishes_forms import step_form
 from server.plan import document, forms
 
 # --- The wishes ---------------------------------------------------------------------------------
@@ -19,8 +20,8 @@ FORM = {"attend": "yes", "part": "part", "part_note": "Bare om arbeid",
         "role_0": "physiotherapist", "organisation_0": "Fysio AS", "contact_0": "900 00 000",
         "choice": "gp", "note": "Rullestol", "interpreter": "polsk", "hearing": "yes", "wheelchair": "yes",
         "times_not_working": "mandager", "other": "Trenger pauser", "suggested": ["sleep", "work"], "text": "Jobb"}
-# What the app writes: one key per step, each the output of parse_step.
-WRITTEN = {key: wishes.parse_step(key, FORM) for key in wishes.STEP_KEYS}
+# What the app writes: one key per step, each the answer of that step's form object.
+WRITTEN = {key: step_form(key, FORM, "en").answer() for key in wishes.STEP_KEYS}
 
 STORED_WISHES = [
     pytest.param(WRITTEN, id="every step as the app writes it"),
@@ -80,7 +81,7 @@ def _measure(uid: str, title: str, responsible: str = "patient", **fields) -> di
 
 MEASURE_FORM = {"title": "Gå tur", "description": "Tjue minutter", "responsible": "participant",
                 "participant": "Fysioterapeut Per", "goal": "g-a0b1c2d3e4f5", "start": "2026-02-01",
-                "due": "14.03.2026", "timeframe": "innen 3 måneder", "status": "in_progress"}
+                "due": "2026-03-14", "timeframe": "innen 3 måneder", "status": "in_progress"}
 WRITTEN_PLAN = {"goals": [{"uid": "g-a0b1c2d3e4f5", "text": "Sove bedre"}],
                 "measures": [forms.to_measure(MEASURE_FORM, "m-a0b1c2d3e4f5",
                                               {"outcome": "continued", "comment": "Går bra"}),

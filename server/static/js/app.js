@@ -92,9 +92,9 @@
       return;
     }
     button.hidden = false;
-    var messages = document.documentElement.lang === "en"
-      ? { busy: "Waiting for your passkey…", failed: "That did not work. Please try again.", cancelled: "Cancelled. You can try again." }
-      : { busy: "Venter på passnøkkelen din …", failed: "Det gikk ikke. Prøv igjen.", cancelled: "Avbrutt. Du kan prøve igjen." };
+    // The words come from the page (rendered with gettext), in the reader's language.
+    var messages = { busy: status.getAttribute("data-busy"), failed: status.getAttribute("data-failed"),
+                     cancelled: status.getAttribute("data-cancelled") };
 
     button.addEventListener("click", function () {
       var urls = ENDPOINTS[kind];
@@ -130,7 +130,7 @@
       var status = button.parentNode.querySelector("[data-copy-status]");
       var text = source.value !== undefined ? source.value : source.textContent;
       navigator.clipboard.writeText(text.trim()).then(function () {
-        if (status) status.textContent = document.documentElement.lang === "en" ? "Copied." : "Kopiert.";
+        if (status) status.textContent = status.getAttribute("data-copied");
       });
     });
   }
