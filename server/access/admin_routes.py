@@ -1,4 +1,9 @@
-"""Admin: staff accounts (create, issue enrollment codes, deactivate)."""
+"""Admin: staff accounts (create, issue enrollment codes, deactivate) and the four-eyes approval of codes.
+
+A staff code issued here works only after a second, different administrator approves it: one
+administrator alone cannot give themselves (or anyone) clinical or administrative access. The code is
+shown once, to the issuer, at issue: only its HMAC is stored, so it cannot be shown again later.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy import select
 
-from server.access import service, sessions
-from server.access.models import Account
+from server.access import codes, notices, service, sessions
+from server.access.models import Account, EnrollmentCode
 from server.access.policy import ADMIN, policy
 from server.audit.service import record
 from server.i18n import N_
@@ -40,9 +45,29 @@ def _code_page(request: Request, account: Account, code: str) -> Response:
                                                "days": request.app.state.settings.enrollment_code_days})
 
 
+async def _page_context(request: Request) -> dict[str, Any]:
+    db = service.db_of(request)
+    me = actor(request).account_id
+    waiting = [{"code": code, "account": await db.get(Account, code.account_id),
+                "issuer": await notices.name_of(db, code.created_by), "may_decide": codes.may_decide(code, me)}
+               for code in await codes.pending(db)]
+    return {"accounts": await _staff(request), "pending": waiting}
+
+
+async def _issue_pending(request: Request, account: Account) -> str:
+    """A staff code that waits for a second administrator; the owner is told at once."""
+    db = service.db_of(request)
+    settings = request.app.state.settings
+    me = actor(request)
+    code = await codes.issue(db, settings.secret_key, account.id, me.account_id, settings.enrollment_code_days,
+                             needs_approval=True)
+    await notices.tell(db, account, notices.CODE_ISSUED, issuer=me.display_name)
+    return code
+
+
 @get("/admin/accounts", opt=policy(ADMIN))
 async def accounts(request: Request) -> Response:
-    return render(request, "admin/accounts.html", {"accounts": await _staff(request), "form": {}, "errors": {}})
+    return render(request, "admin/accounts.html", await _page_context(request) | {"form": {}, "errors": {}})
 
 
 @post("/admin/accounts", opt=policy(ADMIN))
@@ -58,21 +83,55 @@ async def create_account(request: Request, data: Form) -> Response:
         errors["role"] = N_("Choose a role.")
     if errors:
         return render(request, "admin/accounts.html",
-                      {"accounts": await _staff(request), "form": {"name": name, "role": role}, "errors": errors},
+                      await _page_context(request) | {"form": {"name": name, "role": role}, "errors": errors},
                       status=422)
     db = service.db_of(request)
     account = await service.create_account(db, role, name)
-    code = await service.issue_code(request, account.id)
-    await record(db, audit_ctx(request), "staff.created", detail=f"account {account.id} {role}")
+    code = await _issue_pending(request, account)
+    await record(db, audit_ctx(request), "staff.created", detail=f"account {account.id} {role}, code pending approval")
     return _code_page(request, account, code)
 
 
 @post("/admin/accounts/{account_id:int}/code", opt=policy(ADMIN))
 async def issue_code(request: Request, account_id: int) -> Response:
     account = await _staff_account(request, account_id)
-    code = await service.issue_code(request, account.id)
-    await record(service.db_of(request), audit_ctx(request), "staff.code_issued", detail=f"account {account.id}")
+    code = await _issue_pending(request, account)
+    await record(service.db_of(request), audit_ctx(request), "staff.code_issued",
+                 detail=f"account {account.id}, pending approval")
     return _code_page(request, account, code)
+
+
+async def _decide(request: Request, code_id: int, approve: bool) -> Response:
+    db = service.db_of(request)
+    me = actor(request)
+    code = await codes.decide(db, code_id, me.account_id, approve)
+    if code is None:
+        existing = await db.get(EnrollmentCode, code_id)
+        if existing is None or not existing.needs_approval:
+            raise NotFoundException()
+        flash(request, N_("Another administrator must decide on this code, or it was already decided."), "danger")
+        return redirect(request, "/admin/accounts")
+    account = await db.get(Account, code.account_id)
+    issuer = await notices.name_of(db, code.created_by)
+    detail = f"code {code.id} for account {account.id}, issued by account {code.created_by}"
+    if approve:
+        await notices.tell(db, account, notices.CODE_APPROVED, issuer=issuer, approver=me.display_name)
+        await record(db, audit_ctx(request), "staff.code_approved", detail=detail)
+        flash(request, N_("The code for %(name)s was approved and works now."), name=account.display_name)
+    else:
+        await record(db, audit_ctx(request), "staff.code_rejected", detail=detail)
+        flash(request, N_("The code for %(name)s was rejected and will not work."), name=account.display_name)
+    return redirect(request, "/admin/accounts")
+
+
+@post("/admin/codes/{code_id:int}/approve", opt=policy(ADMIN))
+async def approve_code(request: Request, code_id: int) -> Response:
+    return await _decide(request, code_id, approve=True)
+
+
+@post("/admin/codes/{code_id:int}/reject", opt=policy(ADMIN))
+async def reject_code(request: Request, code_id: int) -> Response:
+    return await _decide(request, code_id, approve=False)
 
 
 @get("/admin/accounts/{account_id:int}/deactivate", opt=policy(ADMIN))
@@ -104,4 +163,4 @@ async def activate(request: Request, account_id: int) -> Response:
     return redirect(request, "/admin/accounts")
 
 
-ROUTES = [accounts, create_account, issue_code, deactivate_confirm, deactivate, activate]
+ROUTES = [accounts, create_account, issue_code, approve_code, reject_code, deactivate_confirm, deactivate, activate]

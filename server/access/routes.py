@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy import select
 
-from server.access import codes, passkeys, service, sessions
+from server.access import codes, notices, passkeys, service, sessions
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
 from server.audit.service import AuditContext, record
@@ -24,7 +24,8 @@ CODE_ERRORS = {
     "format": N_("The code has 12 letters and digits, like ABCD-EFGH-JKMN. Check that you typed all of it."),
     "wrong": N_("The code is not correct. Check it and try again, or ask the clinic for a new code."),
     "expired": N_("The code has expired. Ask the clinic for a new code."),
-    "locked": N_("The code has been tried wrongly too many times and is now blocked. Ask the clinic for a new code."),
+    "pending": N_("This code does not work yet: a second administrator must approve it first. "
+                  "Try again when you have been told it is approved."),
     "client_limited": N_("Too many wrong codes from this device. Wait 15 minutes and try again."),
 }
 
@@ -64,14 +65,15 @@ async def login_verify(request: Request, data: dict[str, Any]) -> Response:
     if session is None:
         return _json_error(request, N_("This sign-in attempt is no longer valid. Please try again."))
     try:
-        account = await passkeys.finish_authentication(db, request.app.state.settings, session, _credential_json(data))
+        account, credential = await passkeys.finish_authentication(db, request.app.state.settings, session,
+                                                                   _credential_json(data))
     except ValueError:
         return _json_error(request, N_("We could not sign you in with this passkey. Please try again."))
     except passkeys.PasskeyError as exc:
         if exc.security_event:
             await record(db, audit_ctx(request), exc.security_event, outcome="refused")
         return _json_error(request, exc.message)
-    await service.sign_in(request, account)
+    await service.sign_in(request, account, credential)
     return Response({"redirect": safe_next(data.get("next") if isinstance(data.get("next"), str) else None)},
                     status_code=200, headers={"Cache-Control": "no-store"})
 
@@ -158,9 +160,11 @@ async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
     if not await codes.consume(db, code.id):
         await db.delete(credential)
         return _json_error(request, CODE_ERRORS["expired"])
+    credential.issued_by, credential.approved_by = code.created_by, code.approved_by
     await record(db, AuditContext(account.id, account.role, request.scope["state"]["request_id"]),
-                 "auth.passkey_added", patient_ids=[account.patient_id], detail=f"credential {credential.id}")
-    await service.sign_in(request, account)
+                 "auth.passkey_added", patient_ids=[account.patient_id], detail=service.attribution(credential))
+    await notices.passkey_added(db, account, credential.name, code)
+    await service.sign_in(request, account, credential)
     flash(request, N_("Your passkey is ready. Next time, log in with it."))
     return Response({"redirect": "/"}, status_code=200, headers={"Cache-Control": "no-store"})
 
@@ -175,6 +179,7 @@ async def account_page(request: Request) -> Response:
         "credentials": await service.credentials_of(db, me.account_id),
         "sessions": await sessions.list_for_account(db, me.account_id),
         "device_label": service.device_label,
+        "notices": await notices.recent(db, me.account_id),
     }
     return render(request, "access/account.html", context)
 
@@ -203,6 +208,7 @@ async def add_passkey_verify(request: Request, data: dict[str, Any]) -> Response
         return _json_error(request, exc.message)
     await record(db, audit_ctx(request), "auth.passkey_added", patient_ids=[account.patient_id],
                  detail=f"credential {credential.id}")
+    await notices.passkey_added(db, account, credential.name, None)
     flash(request, N_("The new passkey was added."))
     return Response({"redirect": "/account"}, status_code=200, headers={"Cache-Control": "no-store"})
 

@@ -41,14 +41,24 @@ async def ensure_session(request: Request) -> UserSession:
     return state["user_session"]
 
 
-async def sign_in(request: Request, account: Account) -> None:
+def attribution(credential: Credential) -> str:
+    """For the audit: the passkey, and the administrators whose code made it possible."""
+    text = f"credential {credential.id}"
+    if credential.issued_by is not None:
+        text += f", code issued by account {credential.issued_by}"
+    if credential.approved_by is not None:
+        text += f", approved by account {credential.approved_by}"
+    return text
+
+
+async def sign_in(request: Request, account: Account, credential: Credential) -> None:
     """A new session id for the signed-in account (never the pre-login one)."""
     state = request.scope["state"]
     session, token = await sessions.start(db_of(request), account.id, request.headers.get("user-agent", ""),
                                           replacing=state.get("user_session"))
     state["user_session"], state["session_cookie"] = session, token
     await record(db_of(request), AuditContext(account.id, account.role, state["request_id"]), "auth.login",
-                 patient_ids=[account.patient_id])
+                 patient_ids=[account.patient_id], detail=attribution(credential))
 
 
 async def sign_out(request: Request) -> None:
