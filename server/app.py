@@ -23,6 +23,7 @@ from server.meetings import invitation_routes, schedule_routes, wishes_routes, w
 from server.pathway import routes as pathway_routes
 from server.plan import clinic_routes as plan_clinic_routes
 from server.plan import patient_routes as plan_patient_routes
+from server.access.edge import edge_middleware
 from server.access.middleware import request_context_middleware
 from server.access.policy import PUBLIC
 from server.security import security_headers
@@ -126,6 +127,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.static = manifest
+    # Before routing: the real client behind TRUSTED_PROXIES, and HEAD answered as GET.
+    app.asgi_handler = edge_middleware(app.asgi_handler, settings.trusted_proxies)
     _declare_generated_options_handlers(app)
     return app
 
