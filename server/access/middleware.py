@@ -9,11 +9,17 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
 
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.access import sessions
+from server.access import params, sessions
 from server.access.policy import ANONYMOUS, Actor, route_allows
 from server.i18n import pick_locale
 
@@ -37,6 +43,16 @@ def session_cookie(token: str | None) -> bytes:
     if token is None:
         return f"{sessions.COOKIE_NAME}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax".encode()
     return f"{sessions.COOKIE_NAME}={token}; Path=/; Secure; HttpOnly; SameSite=Lax".encode()
+
+
+def _check_integers(scope: Scope, handler) -> None:
+    """Ids in the path and integer query parameters must fit the database (see access/params.py)."""
+    if not params.path_ids_in_range(scope.get("path_params") or {}):
+        raise NotFoundException()
+    if handler is not None and params.int_query_names(handler):
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if not params.query_ints_valid(handler, query):
+            raise ClientException()
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -88,6 +104,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
                 if policy_name is not None and not state["actor"].is_authenticated:
                     raise NotAuthorizedException()
                 raise PermissionDeniedException()
+            _check_integers(scope, handler)
             try:
                 await app(scope, receive, send_wrapper)
             except BaseException:

@@ -16,6 +16,7 @@ from server.meetings.models import Meeting
 from server.access.policy import CLINICIAN, ISSUE_PATIENT_CODE, MOVE_STAGE, PATIENT, RECORD_GP_ACCEPTANCE, \
     VIEW_PATIENT, can, policy
 from server.access.service import create_account, db_of, issue_code
+from server.access.params import query_int
 from server.audit.service import record
 from server.i18n import N_, today_oslo
 from server.pathway import service
@@ -53,12 +54,7 @@ async def home(request: Request) -> Response:
 @get("/clinic/patients", opt=policy(CLINICIAN))
 async def patient_list(request: Request, q: str = "", stage_filter: str = "", page: int = 1) -> Response:
     query = q.strip()[:100]
-    try:
-        chosen_stage = int(stage_filter) if stage_filter else None
-    except ValueError:
-        chosen_stage = None
-    if chosen_stage is not None and not 1 <= chosen_stage <= LAST:
-        chosen_stage = None
+    chosen_stage = query_int(stage_filter, hi=LAST)
     page = max(page, 1)
     rows, total = await service.list_patients(db_of(request), audit_ctx(request), query, chosen_stage, page)
     pages = max((total + service.PER_PAGE - 1) // service.PER_PAGE, 1)

@@ -12,6 +12,7 @@ from litestar.params import Body, Parameter
 
 from server.access.policy import PATIENT, UPDATE_OWN_MEASURES, VIEW_PLAN, can, policy
 from server.access.service import db_of
+from server.access.params import query_int
 from server.audit.service import record
 from server.i18n import N_, today_oslo
 from server.pathway.models import Patient
@@ -101,8 +102,7 @@ async def history(request: Request) -> Response:
 
 
 def _number(value: str) -> int | None:
-    value = value.strip()
-    return int(value) if value.isdigit() and len(value) < 9 else None
+    return query_int(value)
 
 
 @get("/plan/compare", opt=policy(PATIENT))
