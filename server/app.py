@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -15,7 +17,7 @@ from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 
 from server import site
-from server.access import admin_routes
+from server.access import admin_routes, purge
 from server.access import routes as access_routes
 from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
@@ -92,8 +94,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def startup(app: Litestar) -> None:
         app.state.engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        app.state.purge_task = asyncio.create_task(
+            purge.purge_periodically(app.state.sessionmaker, settings, purge.PURGE_EVERY))
 
     async def shutdown(app: Litestar) -> None:
+        if "purge_task" in app.state:
+            app.state.purge_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await app.state.purge_task
         if "engine" in app.state:
             await app.state.engine.dispose()
 

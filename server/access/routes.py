@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy import select
 
-from server.access import codes, notices, passkeys, service, sessions
+from server.access import codes, notices, passkeys, ratelimit, service, sessions
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
 from server.audit.service import AuditContext, record
@@ -51,25 +51,39 @@ async def login_page(request: Request, next: str = "/") -> Response:  # noqa: A0
     return render(request, "access/login.html", {"next": safe_next(next)})
 
 
+TOO_MANY = N_("Too many attempts from this device. Wait 15 minutes and try again.")
+
+
 @post("/login/options", opt=policy(PUBLIC))
 async def login_options(request: Request) -> Response:
+    db = service.db_of(request)
+    if request.scope["state"].get("user_session") is None:
+        # A new anonymous session and challenge: limited per client, so a loop cannot fill the tables.
+        if await ratelimit.is_limited(db, ratelimit.LOGIN_START, client_address(request)):
+            return _json_error(request, TOO_MANY, status=429)
+        await ratelimit.count_hit(db, ratelimit.LOGIN_START, client_address(request))
     session = await service.ensure_session(request)
-    options = await passkeys.authentication_options(service.db_of(request), request.app.state.settings, session)
+    options = await passkeys.authentication_options(db, request.app.state.settings, session)
     return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/login/verify", opt=policy(PUBLIC))
 async def login_verify(request: Request, data: dict[str, Any]) -> Response:
     db = service.db_of(request)
+    client = client_address(request)
+    if await ratelimit.is_limited(db, ratelimit.LOGIN_FAILURES, client):
+        return _json_error(request, TOO_MANY, status=429)
     session = request.scope["state"].get("user_session")
-    if session is None:
-        return _json_error(request, N_("This sign-in attempt is no longer valid. Please try again."))
     try:
+        if session is None:
+            raise passkeys.PasskeyError(N_("This sign-in attempt is no longer valid. Please try again."))
         account, credential = await passkeys.finish_authentication(db, request.app.state.settings, session,
                                                                    _credential_json(data))
     except ValueError:
+        await ratelimit.count_hit(db, ratelimit.LOGIN_FAILURES, client)
         return _json_error(request, N_("We could not sign you in with this passkey. Please try again."))
     except passkeys.PasskeyError as exc:
+        await ratelimit.count_hit(db, ratelimit.LOGIN_FAILURES, client)
         if exc.security_event:
             await record(db, audit_ctx(request), exc.security_event, outcome="refused")
         return _json_error(request, exc.message)
