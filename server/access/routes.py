@@ -12,6 +12,7 @@ from litestar.params import Body
 from sqlalchemy import select
 
 from server.access import codes, notices, passkeys, ratelimit, service, sessions
+from server.access.json_body import BadBody, read_json
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
 from server.audit.service import AuditContext, record
@@ -68,7 +69,11 @@ async def login_options(request: Request) -> Response:
 
 
 @post("/login/verify", opt=policy(PUBLIC))
-async def login_verify(request: Request, data: dict[str, Any]) -> Response:
+async def login_verify(request: Request) -> Response:
+    try:
+        data = await read_json(request)
+    except BadBody as exc:
+        return _json_error(request, exc.message, exc.status)
     db = service.db_of(request)
     client = client_address(request)
     if await ratelimit.is_limited(db, ratelimit.LOGIN_FAILURES, client):
@@ -157,7 +162,11 @@ async def enroll_options(request: Request) -> Response:
 
 
 @post("/enroll/verify", opt=policy(PUBLIC))
-async def enroll_verify(request: Request, data: dict[str, Any]) -> Response:
+async def enroll_verify(request: Request) -> Response:
+    try:
+        data = await read_json(request)
+    except BadBody as exc:
+        return _json_error(request, exc.message, exc.status)
     enrolling = await _enrolling(request)
     if enrolling is None:
         return _json_error(request, N_("Enter your code first."))
@@ -208,7 +217,11 @@ async def add_passkey_options(request: Request) -> Response:
 
 
 @post("/account/passkeys/verify", opt=policy(AUTHENTICATED))
-async def add_passkey_verify(request: Request, data: dict[str, Any]) -> Response:
+async def add_passkey_verify(request: Request) -> Response:
+    try:
+        data = await read_json(request)
+    except BadBody as exc:
+        return _json_error(request, exc.message, exc.status)
     db = service.db_of(request)
     account = await db.get(Account, actor(request).account_id)
     name = str(data.get("name") or "").strip()[:100] or service.device_label(request.headers.get("user-agent", ""))
