@@ -33,7 +33,7 @@ def path_ids_in_range(path_params: dict[str, Any]) -> bool:
 @cache
 def int_query_names(handler) -> tuple[str, ...]:
     """The query parameter names a handler reads as int (by their annotation)."""
-    path_names = set(getattr(handler, "paths", ()) and _path_names(handler))
+    path_names = _path_names(handler)
     names = []
     for name, field in handler.parsed_fn_signature.parameters.items():
         if name in path_names or name in ("request", "data", "scope", "state", "headers", "cookies"):

@@ -9,7 +9,6 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
-from sqlalchemy import select
 
 from server.access import codes, notices, passkeys, ratelimit, service, sessions
 from server.access.json_body import BadBody, read_json
