@@ -121,9 +121,9 @@ async def test_a_new_code_for_an_existing_clinician_waits_and_the_clinician_is_t
 async def test_patient_codes_from_clinicians_work_at_once(client, world):
     clinician = await world.staff("clinician", "Cecilie Clinician")
     await world.login_as(clinician)
-    response = await post_form(client, "/clinic/patients",
-                               {"name": "Ola Nordmann", "birth_date": "1980-05-17", "referral_received_on": "2026-11-01",
-                                "gp_name": "Dr. Bø", "gp_office": "Sentrum"}, token_from="/clinic/patients/new")
+    form = {"name": "Ola Nordmann", "birth_date": "1980-05-17", "referral_received_on": "2026-11-01",
+            "gp_name": "Dr. Bø", "gp_office": "Sentrum"}
+    response = await post_form(client, "/clinic/patients", form, token_from="/clinic/patients/new")
     match = CODE.search(response.text)
     assert match, response.text[:2000]
     await world.login_as(None)
