@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -15,6 +17,8 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 
+from server.access import purge
+from server.access.edge import edge_middleware
 from server.access.middleware import provide_db, request_context_middleware
 from server.access.policy import PUBLIC
 from server.dates import EXAMPLE_DATE
@@ -96,8 +100,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def startup(app: Litestar) -> None:
         app.state.engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        app.state.purge_task = asyncio.create_task(
+            purge.purge_periodically(app.state.sessionmaker, settings, purge.PURGE_EVERY))
 
     async def shutdown(app: Litestar) -> None:
+        if "purge_task" in app.state:
+            app.state.purge_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await app.state.purge_task
         if "engine" in app.state:
             await app.state.engine.dispose()
 
@@ -133,6 +143,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.static = manifest
+    # Before routing: the real client behind TRUSTED_PROXIES, and HEAD answered as GET.
+    app.asgi_handler = edge_middleware(app.asgi_handler, settings.trusted_proxies)
     _declare_generated_options_handlers(app)
     return app
 

@@ -1,4 +1,10 @@
-"""samhandling db-upgrade | serve | seed-demo | create-admin NAME | audit-verify"""
+"""samhandling db-upgrade | serve | seed-demo | create-admin NAME | audit-verify | purge
+
+create-admin prints a code that works at once, without a second administrator's approval: the
+CLI is the operator with access to the server (and so to the database and SECRET_KEY), who
+could do anything an approval protects against. It bootstraps a fresh installation; in the web
+app every staff code needs two administrators (see server/access/codes.py).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,9 @@ def db_upgrade(settings: Settings) -> None:
 
 async def _with_db(settings: Settings, work):
     from server.db import make_engine, make_sessionmaker
+    from server.models import import_all
 
+    import_all()  # every table a foreign key may name (accounts -> patients ...)
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as db:
@@ -59,6 +67,12 @@ def audit_verify(settings: Settings) -> int:
     return 1
 
 
+def purge(settings: Settings) -> dict[str, int]:
+    from server.access.purge import purge as purge_expired
+
+    return asyncio.run(_with_db(settings, lambda db: purge_expired(db, settings)))
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import os
     from dataclasses import replace
@@ -72,7 +86,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     print(f"Samhandling runs at http://localhost:{port}  (open this address, not 127.0.0.1: passkeys need it)",
           flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", proxy_headers=False,
+                server_header=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = sub.add_parser("create-admin", help="create an administrator and print a one-time code")
     admin.add_argument("name")
     sub.add_parser("audit-verify", help="check the audit log's hash chain")
+    sub.add_parser("purge", help="remove expired sessions, challenges, codes and rate-limit records")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
 
@@ -106,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Administrator {args.name!r} created. One-time enrollment code: {code}")
     elif args.command == "audit-verify":
         return audit_verify(settings)
+    elif args.command == "purge":
+        counts = purge(settings)
+        print("Removed " + ", ".join(f"{count} {kind}" for kind, count in counts.items()) + ".")
     return 0
 
 

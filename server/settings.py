@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +30,12 @@ def _secret(var_dir: Path, name: str) -> str:
     return value
 
 
+def _networks(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A list of IPs or CIDRs, separated by commas or spaces; a bad entry stops the start-up."""
+    items = (value or "").replace(",", " ").split()
+    return tuple(ip_network(item, strict=False) for item in items)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -42,6 +49,8 @@ class Settings:
     enrollment_code_days: int = 14
     var_dir: Path = field(default=ROOT / "var")
     sql_echo: bool = False
+    # Proxies whose X-Forwarded-For/-Proto or Forwarded headers are believed (empty: none).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -60,6 +69,7 @@ class Settings:
             enrollment_code_days=int(env.get("ENROLLMENT_CODE_DAYS", "14")),
             var_dir=var_dir,
             sql_echo=_bool(env.get("SQL_ECHO"), False),
+            trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
         )
 
     @property

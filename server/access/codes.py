@@ -1,8 +1,17 @@
 """One-time enrollment codes.
 
 A code is 12 characters of Crockford base32 (60 random bits), shown as XXXX-XXXX-XXXX.
-The first four characters are a lookup key, so wrong guesses can be counted per code;
-the other eight (40 bits) are the secret. Only an HMAC of the whole code is stored.
+The first four characters are a lookup key; the other eight (40 bits) are the secret.
+Only an HMAC of the whole code is stored.
+
+Guessing is limited per client (ENROLL_FAILURES: 10 wrong codes per 15 minutes), never by
+locking a code: a lock per code would let anyone who knows a code's first four characters
+block its owner with five wrong guesses. Wrong guesses are still counted on the code
+(failed_attempts) for the record. With 40 secret bits, even 10 000 addresses guessing at the
+client limit for the code's whole life (14 days) have about one chance in 800 000 of hitting it.
+
+A staff code issued in the web app needs a second administrator's approval before it works
+(needs_approval / approved_by): one administrator alone cannot give themselves clinical access.
 """
 
 from __future__ import annotations
@@ -11,20 +20,20 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.models import Account, EnrollmentCode, RateLimitHit
+from server.access import ratelimit
+from server.access.models import Account, EnrollmentCode
 from server.db import utcnow
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 12
 LOOKUP_LENGTH = 4
-MAX_ATTEMPTS_PER_CODE = 5
-MAX_FAILURES_PER_CLIENT = 10
-CLIENT_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_CLIENT = ratelimit.ENROLL_FAILURES.hits
+CLIENT_WINDOW = ratelimit.ENROLL_FAILURES.window
 LOOKUP_RETENTION = timedelta(days=90)
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 
@@ -41,14 +50,17 @@ def _digest(secret_key: str, code: str) -> str:
     return hmac.new(secret_key.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
-async def issue(db: AsyncSession, secret_key: str, account_id: int, created_by: int | None, days: int) -> str:
-    """Revoke the account's earlier unused codes and issue a new one. Returns it for display, once."""
+async def issue(db: AsyncSession, secret_key: str, account_id: int, created_by: int | None, days: int,
+                needs_approval: bool = False) -> str:
+    """Revoke the account's earlier unused codes and issue a new one. Returns it for display, once.
+
+    With `needs_approval` the code works only after another administrator approves it (approve())."""
     now = utcnow()
     await db.execute(
         update(EnrollmentCode)
         .where(EnrollmentCode.account_id == account_id, EnrollmentCode.used_at.is_(None),
                EnrollmentCode.revoked_at.is_(None))
-        .values(revoked_at=now, lookup=None)
+        .values(revoked_at=now, revoked_by=created_by, lookup=None)
     )
     # Free the lookup keys of codes that expired long ago (recently expired ones still say "expired").
     await db.execute(update(EnrollmentCode).where(EnrollmentCode.expires_at < now - LOOKUP_RETENTION)
@@ -60,7 +72,8 @@ async def issue(db: AsyncSession, secret_key: str, account_id: int, created_by: 
         if not taken:
             break
     db.add(EnrollmentCode(account_id=account_id, lookup=lookup, code_hash=_digest(secret_key, code),
-                          created_by=created_by, created_at=now, expires_at=now + timedelta(days=days)))
+                          created_by=created_by, created_at=now, expires_at=now + timedelta(days=days),
+                          needs_approval=needs_approval))
     await db.flush()
     return display(code)
 
@@ -68,24 +81,17 @@ async def issue(db: AsyncSession, secret_key: str, account_id: int, created_by: 
 @dataclass(frozen=True)
 class CodeCheck:
     ok: bool
-    error: str = ""  # "format" | "wrong" | "expired" | "locked" | "client_limited"
+    error: str = ""  # "format" | "wrong" | "expired" | "pending" | "client_limited"
     code: EnrollmentCode | None = None
     account: Account | None = None
 
 
 async def client_limited(db: AsyncSession, client: str) -> bool:
-    if db.bind.dialect.name == "postgresql":
-        # One check per client at a time (until this transaction ends), so parallel guesses cannot
-        # all read "under the limit" before any of them is counted. SQLite already serialises writers.
-        await db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"enroll:{client}"})
-    since = utcnow() - CLIENT_WINDOW
-    hits = await db.scalar(select(func.count()).select_from(RateLimitHit)
-                           .where(RateLimitHit.key == f"enroll:{client}", RateLimitHit.at >= since))
-    return (hits or 0) >= MAX_FAILURES_PER_CLIENT
+    return await ratelimit.is_limited(db, ratelimit.ENROLL_FAILURES, client)
 
 
 async def check(db: AsyncSession, secret_key: str, raw: str, client: str) -> CodeCheck:
-    """Check a typed code. Failures are counted per client and per code; nothing is consumed here."""
+    """Check a typed code. Wrong codes count against the client; nothing is consumed here."""
     if await client_limited(db, client):
         return CodeCheck(False, "client_limited")
     code = normalise(raw)
@@ -94,41 +100,66 @@ async def check(db: AsyncSession, secret_key: str, raw: str, client: str) -> Cod
     now = utcnow()
     row = await db.scalar(select(EnrollmentCode).where(EnrollmentCode.lookup == code[:LOOKUP_LENGTH]))
     if row is None or row.used_at or row.revoked_at:
-        await _fail(db, client, now)
+        await ratelimit.count_hit(db, ratelimit.ENROLL_FAILURES, client)
         return CodeCheck(False, "wrong")
-    if row.failed_attempts >= MAX_ATTEMPTS_PER_CODE:
-        return CodeCheck(False, "locked")
     if not hmac.compare_digest(row.code_hash, _digest(secret_key, code)):
-        # An atomic increment in SQL: concurrent wrong guesses all count.
-        attempts = (await db.execute(
+        # Counted on the code for the record (an atomic increment: concurrent guesses all count),
+        # but never locking it: the limit is on the guessing client.
+        await db.execute(
             update(EnrollmentCode).where(EnrollmentCode.id == row.id)
             .values(failed_attempts=EnrollmentCode.failed_attempts + 1)
-            .returning(EnrollmentCode.failed_attempts)
             .execution_options(synchronize_session=False)
-        )).scalar_one()
-        await _fail(db, client, now)
-        return CodeCheck(False, "locked" if attempts >= MAX_ATTEMPTS_PER_CODE else "wrong")
+        )
+        await ratelimit.count_hit(db, ratelimit.ENROLL_FAILURES, client)
+        return CodeCheck(False, "wrong")
     if row.expires_at <= now:
         return CodeCheck(False, "expired")
+    if row.needs_approval and row.approved_at is None:
+        return CodeCheck(False, "pending")
     account = await db.get(Account, row.account_id)
     if account is None or not account.active:
         return CodeCheck(False, "wrong")
     return CodeCheck(True, code=row, account=account)
 
 
-async def _fail(db: AsyncSession, client: str, now: datetime) -> None:
-    db.add(RateLimitHit(key=f"enroll:{client}", at=now))
-    await db.execute(delete(RateLimitHit).where(RateLimitHit.at < now - CLIENT_WINDOW))
-    await db.flush()
-
-
 async def consume(db: AsyncSession, code_id: int) -> bool:
-    """Mark a code used; False if it was used, revoked or expired meanwhile (single use)."""
+    """Mark a code used; False if it was used, revoked, expired or unapproved meanwhile (single use)."""
     now = utcnow()
     result = await db.execute(
         update(EnrollmentCode)
         .where(EnrollmentCode.id == code_id, EnrollmentCode.used_at.is_(None),
-               EnrollmentCode.revoked_at.is_(None), EnrollmentCode.expires_at > now)
+               EnrollmentCode.revoked_at.is_(None), EnrollmentCode.expires_at > now,
+               (EnrollmentCode.needs_approval.is_(False)) | EnrollmentCode.approved_at.is_not(None))
         .values(used_at=now, lookup=None)
     )
     return result.rowcount == 1
+
+
+async def pending(db: AsyncSession) -> list[EnrollmentCode]:
+    """Staff codes waiting for a second administrator, oldest first."""
+    return list((await db.scalars(
+        select(EnrollmentCode).where(EnrollmentCode.needs_approval.is_(True), EnrollmentCode.approved_at.is_(None),
+                                     EnrollmentCode.revoked_at.is_(None), EnrollmentCode.used_at.is_(None),
+                                     EnrollmentCode.expires_at > utcnow())
+        .order_by(EnrollmentCode.created_at)
+    )).all())
+
+
+def may_decide(code: EnrollmentCode, admin_id: int) -> bool:
+    """Another administrator than the one who issued it, and not the account it is for."""
+    return admin_id not in (code.created_by, code.account_id)
+
+
+async def decide(db: AsyncSession, code_id: int, admin_id: int, approve: bool) -> EnrollmentCode | None:
+    """Approve or reject a pending code; None if it is not pending or this admin may not decide it."""
+    code = await db.get(EnrollmentCode, code_id)
+    now = utcnow()
+    if (code is None or not code.needs_approval or code.approved_at or code.revoked_at or code.used_at
+            or code.expires_at <= now or not may_decide(code, admin_id)):
+        return None
+    if approve:
+        code.approved_by, code.approved_at = admin_id, now
+    else:
+        code.revoked_by, code.revoked_at, code.lookup = admin_id, now, None
+    await db.flush()
+    return code

@@ -9,12 +9,18 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
 
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import sessions
+from server.access import params, sessions
 from server.access.policy import ANONYMOUS, Actor, route_allows
 from server.i18n import pick_locale
 
@@ -80,6 +86,14 @@ async def _refuse_unless_allowed(db: AsyncSession, policy_name: str | None, acto
     if policy_name is not None and not actor.is_authenticated:
         raise NotAuthorizedException()
     raise PermissionDeniedException()
+def _check_integers(scope: Scope, handler) -> None:
+    """Ids in the path and integer query parameters must fit the database (see access/params.py)."""
+    if not params.path_ids_in_range(scope.get("path_params") or {}):
+        raise NotFoundException()
+    if handler is not None and params.int_query_names(handler):
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if not params.query_ints_valid(handler, query):
+            raise ClientException()
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
@@ -87,7 +101,8 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        opt = getattr(scope.get("route_handler"), "opt", {}) or {}
+        handler = scope.get("route_handler")
+        opt = getattr(handler, "opt", {}) or {}
         litestar_app = scope["litestar_app"]
         cookies = _cookies(scope)
         state = scope.setdefault("state", {})
@@ -101,6 +116,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             state["db"] = db
             await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
             await _refuse_unless_allowed(db, opt.get("policy"), state["actor"])
+            _check_integers(scope, handler)
             try:
                 await app(scope, receive, _committing(db, state, send))
             except BaseException:

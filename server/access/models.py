@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
@@ -34,11 +34,16 @@ class Credential(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     credential_id: Mapped[bytes] = mapped_column(LargeBinary(1024), unique=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary(2048))
-    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    # WebAuthn sign counts are unsigned 32-bit: a 64-bit column holds every value on PostgreSQL too.
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
     name: Mapped[str] = mapped_column(String(100))
     transports: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who made the passkey possible: the issuer and (for staff codes) the approver of its enrollment code.
+    # (Account ids, kept as plain numbers like the audit log's: they outlive the code.)
+    issued_by: Mapped[int | None] = mapped_column(Integer)
+    approved_by: Mapped[int | None] = mapped_column(Integer)
 
     account: Mapped[Account] = relationship(back_populates="credentials")
 
@@ -57,6 +62,11 @@ class EnrollmentCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Four eyes: a staff code works only once a second, different administrator has approved it.
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 class UserSession(Base):
@@ -70,7 +80,7 @@ class UserSession(Base):
     # An enrollment in progress: the account whose code was accepted, and the code.
     enrolling_code_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_codes.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     flash: Mapped[str | None] = mapped_column(Text)
 
@@ -84,7 +94,7 @@ class Challenge(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(16))
     challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class RateLimitHit(Base):
@@ -93,3 +103,15 @@ class RateLimitHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class AccountNotice(Base):
+    """Something the account owner should know about their sign-in (a new passkey, a new code)."""
+
+    __tablename__ = "account_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message: Mapped[str] = mapped_column(String(300))  # a msgid with %(name)s params
+    params: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -16,7 +16,12 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import parse_authentication_credential_json, parse_registration_credential_json
+from webauthn.helpers import (
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
+    parse_authentication_credential_json,
+    parse_registration_credential_json,
+)
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -31,6 +36,8 @@ from server.i18n import N_
 from server.settings import Settings
 
 CHALLENGE_TTL = timedelta(minutes=5)
+UNUSABLE_KEY = N_("This passkey uses a kind of key we cannot check, so it could never be used to log in. "
+                  "Nothing was saved and your code still works: try another device or passkey app.")
 _MALFORMED = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 
@@ -95,6 +102,7 @@ async def finish_registration(db: AsyncSession, settings: Settings, session: Use
         )
     except _MALFORMED as exc:
         raise PasskeyError(N_("The passkey could not be created. Please try again.")) from exc
+    _require_usable(verified.credential_public_key)
     taken = await db.scalar(select(Credential.id).where(Credential.credential_id == verified.credential_id))
     if taken:
         raise PasskeyError(N_("This passkey is already registered."))
@@ -106,6 +114,14 @@ async def finish_registration(db: AsyncSession, settings: Settings, session: Use
     return credential
 
 
+def _require_usable(public_key: bytes) -> None:
+    """Refuse a key that login could not verify (an unknown curve, a point not on it ...)."""
+    try:
+        decoded_public_key_to_cryptography(decode_credential_public_key(public_key))
+    except Exception as exc:  # noqa: BLE001 - any failure here means the key is unusable
+        raise PasskeyError(UNUSABLE_KEY) from exc
+
+
 async def authentication_options(db: AsyncSession, settings: Settings, session: UserSession) -> str:
     options = generate_authentication_options(
         rp_id=settings.rp_id, user_verification=UserVerificationRequirement.REQUIRED,
@@ -115,7 +131,7 @@ async def authentication_options(db: AsyncSession, settings: Settings, session: 
 
 
 async def finish_authentication(db: AsyncSession, settings: Settings, session: UserSession,
-                                credential_json: str) -> Account:
+                                credential_json: str) -> tuple[Account, Credential]:
     challenge = await _take_challenge(db, session, "login")
     refused = N_("We could not sign you in with this passkey. Please try again.")
     try:
@@ -151,4 +167,4 @@ async def finish_authentication(db: AsyncSession, settings: Settings, session: U
     credential.sign_count = new_count
     credential.last_used_at = utcnow()
     await db.flush()
-    return account
+    return account, credential

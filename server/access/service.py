@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes, sessions
-from server.access.models import Account, Credential, UserSession
+from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.audit.service import AuditContext, record
 from server.settings import Settings
 
@@ -32,12 +32,23 @@ async def issue_code(db: AsyncSession, settings: Settings, ctx: AuditContext, ac
     return await codes.issue(db, settings.secret_key, account_id, ctx.account_id, settings.enrollment_code_days)
 
 
-async def sign_in(db: AsyncSession, request_id: str, account: Account, user_agent: str,
-                  replacing: UserSession | None) -> tuple[UserSession, str]:
-    """A new session (and its cookie token) for the signed-in account, never the pre-login one."""
+def attribution(credential: Credential) -> str:
+    """For the audit: the passkey, and the administrators whose code made it possible."""
+    text = f"credential {credential.id}"
+    if credential.issued_by is not None:
+        text += f", code issued by account {credential.issued_by}"
+    if credential.approved_by is not None:
+        text += f", approved by account {credential.approved_by}"
+    return text
+
+
+async def sign_in(db: AsyncSession, request_id: str, account: Account, credential: Credential | None,
+                  user_agent: str, replacing: UserSession | None) -> tuple[UserSession, str]:
+    """A new session (and its cookie token) for the signed-in account, never the pre-login one.
+    The audit names the passkey and the administrators whose code made it possible."""
     session, token = await sessions.start(db, account.id, user_agent, replacing=replacing)
     await record(db, AuditContext(account.id, account.role, request_id), "auth.login",
-                 patient_ids=[account.patient_id])
+                 patient_ids=[account.patient_id], detail=attribution(credential) if credential else "")
     return session, token
 
 
@@ -53,8 +64,7 @@ async def refuse_login(db: AsyncSession, ctx: AuditContext, security_event: str)
 
 
 async def passkey_added(db: AsyncSession, ctx: AuditContext, account: Account, credential: Credential) -> None:
-    await record(db, ctx, "auth.passkey_added", patient_ids=[account.patient_id],
-                 detail=f"credential {credential.id}")
+    await record(db, ctx, "auth.passkey_added", patient_ids=[account.patient_id], detail=attribution(credential))
 
 
 async def remove_passkey(db: AsyncSession, ctx: AuditContext, credential: Credential,
@@ -91,16 +101,32 @@ async def staff_account(db: AsyncSession, account_id: int) -> Account | None:
 
 async def create_staff(db: AsyncSession, settings: Settings, ctx: AuditContext, role: str,
                        name: str) -> tuple[Account, str]:
+    """A staff account and its first code, which works only after a second administrator approves it."""
     account = await create_account(db, role, name)
-    code = await issue_code(db, settings, ctx, account.id)
-    await record(db, ctx, "staff.created", detail=f"account {account.id} {role}")
+    code = await codes.issue(db, settings.secret_key, account.id, ctx.account_id, settings.enrollment_code_days,
+                             needs_approval=True)
+    await record(db, ctx, "staff.created", detail=f"account {account.id} {role}, code pending approval")
     return account, code
 
 
 async def issue_staff_code(db: AsyncSession, settings: Settings, ctx: AuditContext, account: Account) -> str:
-    code = await issue_code(db, settings, ctx, account.id)
-    await record(db, ctx, "staff.code_issued", detail=f"account {account.id}")
+    """A new code for a staff account (earlier unused ones stop working); it waits for a second administrator."""
+    code = await codes.issue(db, settings.secret_key, account.id, ctx.account_id, settings.enrollment_code_days,
+                             needs_approval=True)
+    await record(db, ctx, "staff.code_issued", detail=f"account {account.id}, pending approval")
     return code
+
+
+async def decide_staff_code(db: AsyncSession, ctx: AuditContext, code_id: int,
+                            approve: bool) -> tuple[EnrollmentCode, Account] | None:
+    """A second administrator approves or rejects a pending staff code (None: not theirs to decide)."""
+    code = await codes.decide(db, code_id, ctx.account_id, approve)
+    if code is None:
+        return None
+    account = await db.get(Account, code.account_id)
+    detail = f"code {code.id} for account {account.id}, issued by account {code.created_by}"
+    await record(db, ctx, "staff.code_approved" if approve else "staff.code_rejected", detail=detail)
+    return code, account
 
 
 async def deactivate_staff(db: AsyncSession, ctx: AuditContext, account: Account) -> int:

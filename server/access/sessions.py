@@ -18,7 +18,13 @@ from server.access.models import Account, UserSession
 from server.db import utcnow
 
 COOKIE_NAME = "__Host-samhandling"
-TOUCH_EVERY = timedelta(seconds=60)
+TOUCH_AT_MOST_EVERY = timedelta(seconds=60)
+
+
+def touch_interval(idle: timedelta) -> timedelta:
+    """How stale last-seen may get: a tenth of the idle limit, at most a minute, so that a session
+    in use never reaches the idle limit while each request does not have to write."""
+    return min(idle / 10, TOUCH_AT_MOST_EVERY)
 
 
 def hash_token(token: str) -> str:
@@ -42,7 +48,7 @@ async def load(db: AsyncSession, token: str | None, idle: timedelta, absolute: t
         await db.delete(session)
         await db.flush()
         return None, None
-    if now - session.last_seen_at > TOUCH_EVERY:
+    if now - session.last_seen_at >= touch_interval(idle):
         session.last_seen_at = now
     return session, account
 

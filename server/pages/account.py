@@ -11,13 +11,15 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import codes, passkeys, service, sessions
+from server.access import codes, passkeys, ratelimit, service, sessions
 from server.access.forms import EnrollForm, PasskeyNameForm
+from server.access.json_body import BadBody, read_json
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
 from server.audit.service import AuditContext
 from server.forms import NOT_ALLOWED
 from server.i18n import N_
+from server.notify import notices
 from server.web import actor, audit_ctx, client_address, flash, gettext, locale, redirect, render, safe_next
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -26,7 +28,8 @@ CODE_ERRORS = {
     "format": N_("The code has 12 letters and digits, like ABCD-EFGH-JKMN. Check that you typed all of it."),
     "wrong": N_("The code is not correct. Check it and try again, or ask the clinic for a new code."),
     "expired": N_("The code has expired. Ask the clinic for a new code."),
-    "locked": N_("The code has been tried wrongly too many times and is now blocked. Ask the clinic for a new code."),
+    "pending": N_("This code does not work yet: a second administrator must approve it first. "
+                  "Try again when you have been told it is approved."),
     "client_limited": N_("Too many wrong codes from this device. Wait 15 minutes and try again."),
 }
 
@@ -58,10 +61,10 @@ async def _ensure_session(request: Request, db: AsyncSession) -> UserSession:
     return state["user_session"]
 
 
-async def _sign_in(request: Request, db: AsyncSession, account: Account) -> None:
+async def _sign_in(request: Request, db: AsyncSession, account: Account, credential: Credential) -> None:
     state = _state(request)
-    session, token = await service.sign_in(db, state["request_id"], account, request.headers.get("user-agent", ""),
-                                           replacing=state.get("user_session"))
+    session, token = await service.sign_in(db, state["request_id"], account, credential,
+                                           request.headers.get("user-agent", ""), replacing=state.get("user_session"))
     state["user_session"], state["session_cookie"] = session, token
 
 
@@ -74,27 +77,45 @@ async def login_page(request: Request, next: str = "/") -> Response:  # noqa: A0
     return render(request, "access/login.html", {"next": safe_next(next)})
 
 
+TOO_MANY = N_("Too many attempts from this device. Wait 15 minutes and try again.")
+
+
 @post("/login/options", opt=policy(PUBLIC))
 async def login_options(request: Request, db: AsyncSession) -> Response:
+    if request.scope["state"].get("user_session") is None:
+        # A new anonymous session and challenge: limited per client, so a loop cannot fill the tables.
+        if await ratelimit.is_limited(db, ratelimit.LOGIN_START, client_address(request)):
+            return _json_error(request, TOO_MANY, status=429)
+        await ratelimit.count_hit(db, ratelimit.LOGIN_START, client_address(request))
     session = await _ensure_session(request, db)
     options = await passkeys.authentication_options(db, request.app.state.settings, session)
     return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @post("/login/verify", opt=policy(PUBLIC))
-async def login_verify(request: Request, data: dict[str, Any], db: AsyncSession) -> Response:
-    session = request.scope["state"].get("user_session")
-    if session is None:
-        return _json_error(request, N_("This sign-in attempt is no longer valid. Please try again."))
+async def login_verify(request: Request, db: AsyncSession) -> Response:
     try:
-        account = await passkeys.finish_authentication(db, request.app.state.settings, session, _credential_json(data))
+        data = await read_json(request)
+    except BadBody as exc:
+        return _json_error(request, exc.message, exc.status)
+    client = client_address(request)
+    if await ratelimit.is_limited(db, ratelimit.LOGIN_FAILURES, client):
+        return _json_error(request, TOO_MANY, status=429)
+    session = request.scope["state"].get("user_session")
+    try:
+        if session is None:
+            raise passkeys.PasskeyError(N_("This sign-in attempt is no longer valid. Please try again."))
+        account, credential = await passkeys.finish_authentication(db, request.app.state.settings, session,
+                                                                   _credential_json(data))
     except ValueError:
+        await ratelimit.count_hit(db, ratelimit.LOGIN_FAILURES, client)
         return _json_error(request, N_("We could not sign you in with this passkey. Please try again."))
     except passkeys.PasskeyError as exc:
+        await ratelimit.count_hit(db, ratelimit.LOGIN_FAILURES, client)
         if exc.security_event:
             await service.refuse_login(db, audit_ctx(request), exc.security_event)
         return _json_error(request, exc.message)
-    await _sign_in(request, db, account)
+    await _sign_in(request, db, account, credential)
     return Response({"redirect": safe_next(data.get("next") if isinstance(data.get("next"), str) else None)},
                     status_code=200, headers={"Cache-Control": "no-store"})
 
@@ -163,7 +184,11 @@ async def enroll_options(request: Request, db: AsyncSession) -> Response:
 
 
 @post("/enroll/verify", opt=policy(PUBLIC))
-async def enroll_verify(request: Request, data: dict[str, Any], db: AsyncSession) -> Response:
+async def enroll_verify(request: Request, db: AsyncSession) -> Response:
+    try:
+        data = await read_json(request)
+    except BadBody as exc:
+        return _json_error(request, exc.message, exc.status)
     enrolling = await _enrolling(request, db)
     if enrolling is None:
         return _json_error(request, N_("Enter your code first."))
@@ -182,9 +207,11 @@ async def enroll_verify(request: Request, data: dict[str, Any], db: AsyncSession
     if not await codes.consume(db, code.id):
         await db.delete(credential)
         return _json_error(request, CODE_ERRORS["expired"])
+    credential.issued_by, credential.approved_by = code.created_by, code.approved_by
     await service.passkey_added(db, AuditContext(account.id, account.role, request.scope["state"]["request_id"]),
                                 account, credential)
-    await _sign_in(request, db, account)
+    await notices.passkey_added(db, account, credential.name, code)
+    await _sign_in(request, db, account, credential)
     flash(request, N_("Your passkey is ready. Next time, log in with it."))
     return Response({"redirect": "/"}, status_code=200, headers={"Cache-Control": "no-store"})
 
@@ -198,6 +225,7 @@ async def account_page(request: Request, db: AsyncSession) -> Response:
         "credentials": await service.credentials_of(db, me.account_id),
         "sessions": await sessions.list_for_account(db, me.account_id),
         "device_label": service.device_label,
+        "notices": await notices.recent(db, me.account_id),
     }
     return render(request, "access/account.html", context)
 
@@ -211,7 +239,11 @@ async def add_passkey_options(request: Request, db: AsyncSession) -> Response:
 
 
 @post("/account/passkeys/verify", opt=policy(AUTHENTICATED))
-async def add_passkey_verify(request: Request, data: dict[str, Any], db: AsyncSession) -> Response:
+async def add_passkey_verify(request: Request, db: AsyncSession) -> Response:
+    try:
+        data = await read_json(request)
+    except BadBody as exc:
+        return _json_error(request, exc.message, exc.status)
     account = await db.get(Account, actor(request).account_id)
     names = PasskeyNameForm({"name": str(data.get("name") or "")}, locale=locale(request))
     if not names.validate():
@@ -226,6 +258,7 @@ async def add_passkey_verify(request: Request, data: dict[str, Any], db: AsyncSe
     except passkeys.PasskeyError as exc:
         return _json_error(request, exc.message)
     await service.passkey_added(db, audit_ctx(request), account, credential)
+    await notices.passkey_added(db, account, credential.name, None)
     flash(request, N_("The new passkey was added."))
     return Response({"redirect": "/account"}, status_code=200, headers={"Cache-Control": "no-store"})
 

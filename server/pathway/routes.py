@@ -12,6 +12,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access.params import query_int
 from server.access.policy import CLINICIAN, ISSUE_PATIENT_CODE, policy
 from server.i18n import today_oslo
 from server.pathway import service
@@ -29,12 +30,7 @@ async def patient_list(request: Request, db: AsyncSession, q: str = "", stage_fi
     search = PatientSearchForm({"q": q}, locale=locale(request))
     valid = search.validate()
     query = search.clean("q")[:100] if valid else ""
-    try:
-        chosen_stage = int(stage_filter) if stage_filter else None
-    except ValueError:
-        chosen_stage = None
-    if chosen_stage is not None and not 1 <= chosen_stage <= LAST:
-        chosen_stage = None
+    chosen_stage = query_int(stage_filter, hi=LAST)
     page = max(page, 1)
     rows, total = await service.list_patients(db, audit_ctx(request), query, chosen_stage, page)
     pages = max((total + service.PER_PAGE - 1) // service.PER_PAGE, 1)

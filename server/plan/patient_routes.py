@@ -12,6 +12,7 @@ from litestar.params import Body, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
+from server.access.params import query_int
 from server.access.policy import PATIENT, UPDATE_OWN_MEASURES, VIEW_PLAN, policy
 from server.i18n import N_, today_oslo
 from server.pathway.acting import patient_for
@@ -93,8 +94,7 @@ async def history(request: Request, db: AsyncSession) -> Response:
 
 
 def _number(value: str) -> int | None:
-    value = value.strip()
-    return int(value) if value.isdigit() and len(value) < 9 else None
+    return query_int(value)
 
 
 @get("/plan/compare", opt=policy(PATIENT))

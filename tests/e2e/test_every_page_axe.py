@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from litestar.routes import HTTPRoute
 
+from server.access import codes
 from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, PUBLIC
 from server.access.service import create_account
 from server.app import create_app
@@ -47,6 +48,9 @@ def build_world(server):
         ids = {"patient": (await create_account(db, "patient", "Kari Nordmann", patient.id)).id,
                "clinician": (await create_account(db, "clinician", "Lege Lise Lund")).id,
                "admin": (await create_account(db, "admin", "Admin Arne")).id, "patient_id": patient.id}
+        # A staff code waiting for approval, so that the admin page shows its approval table.
+        other_admin = await create_account(db, "admin", "Admin Berit")
+        await codes.issue(db, SECRET, ids["clinician"], other_admin.id, 14, needs_approval=True)
         answers = {"gp": {"attend": "yes", "part": "whole"}, "nav": {"attend": "yes", "part": "part", "part_note": ""},
                    "place": {"choice": "home", "note": ""}, "topics": {"suggested": ["sleep"], "text": "Sove bedre"}}
         await factories.wishes(db, patient.id, answers)

@@ -62,6 +62,18 @@ async def meeting_of(db, patient_id: int):
     return meeting.id, meeting.participants[0].id, make_token(SECRET, invitation)
 
 
+async def pending_code_for(db, account_id: int) -> int:
+    """A staff code waiting for a second administrator's approval (issued by the operator)."""
+    from server.access import codes
+    from server.access.models import EnrollmentCode
+
+    await codes.issue(db, SECRET, account_id, None, 14, needs_approval=True)
+    await db.commit()
+    code_id = await db.scalar(select(EnrollmentCode.id).where(EnrollmentCode.needs_approval.is_(True)))
+    await db.commit()
+    return code_id
+
+
 # Patient A's published plan with one measure of their own.
 PLAN = {"goals": [{"uid": "g-a0b1c2d3e4f5", "text": "Sove bedre"}],
         "measures": [{"uid": "m-a0b1c2d3e4f5", "title": "Gå tur", "description": "", "responsible": "patient",
@@ -78,6 +90,7 @@ async def test_access_matrix(world, client, db, path, method):
     admin = await world.staff("admin", "Arne Admin")
     accounts = {"patient_a": account_a, "patient_b": account_b, "clinician": clinician, "admin": admin}
     meeting_a, participant_a, token_a = await meeting_of(db, patient_a.id)
+    pending_code = await pending_code_for(db, clinician.id)
     handler = next(h for p, m, h in HANDLERS if p == path and m == method)
     policy_name = handler.opt["policy"]
 
@@ -100,6 +113,7 @@ async def test_access_matrix(world, client, db, path, method):
                    .replace("{credential_id:int}", str(credential_id))
                    .replace("{session_id:int}", str(session_a))
                    .replace("{account_id:int}", str(clinician.id))
+                   .replace("{code_id:int}", str(pending_code))
                    .replace("{meeting_id:int}", str(meeting_a))
                    .replace("{participant_id:int}", str(participant_a))
                    .replace("{token:str}", token_a)

@@ -53,14 +53,14 @@ async def test_enroll_page_explains_wrong_and_malformed_codes_and_keeps_the_inpu
     assert ok.status_code == 200 and "Create your passkey" in ok.text
 
 
-async def test_a_code_tried_wrongly_five_times_is_blocked_with_a_clear_message(client, world):
+async def test_wrong_guesses_at_a_code_do_not_block_its_owner(client, world):
     _, account = await world.patient()
     code = await world.code_for(account)
     wrong = code[:-1] + ("A" if code[-1] != "A" else "B")
     for _ in range(5):
         await post_form(client, "/enroll", {"code": wrong}, token_from="/enroll")
     response = await post_form(client, "/enroll", {"code": code}, token_from="/enroll")
-    assert response.status_code == 422 and "blocked" in response.text and "Ask the clinic for a new code" in response.text
+    assert response.status_code == 200 and "Create your passkey" in response.text
 
 
 async def test_too_many_wrong_codes_from_one_device_is_429(client, world):

@@ -106,3 +106,33 @@ async def test_deactivating_an_account_ends_its_sessions_at_once(client, world, 
     await world.login_as(None)
     client.cookies.set(COOKIE_NAME, clinician_cookie, domain="testserver.local")
     assert (await client.get("/clinic/patients", follow_redirects=False)).status_code == 303
+
+
+async def test_a_session_in_use_never_ends_at_a_short_idle_limit(settings, world, db):
+    """SESSION_IDLE_MINUTES=1 and a click every 40 seconds: the user stays logged in."""
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from server.access import sessions
+    from server.app import create_app
+    from tests.conftest import BASE_URL
+
+    _, account = await world.patient()
+    _session, token = await sessions.start(db, account.id, "pytest")
+    await db.commit()
+    app = create_app(replace(settings, session_idle_minutes=1))
+    async with AsyncTestClient(app=app, base_url=BASE_URL) as short:
+        short.cookies.set(COOKIE_NAME, token, domain="testserver.local")
+        for _click in range(4):
+            # Forty seconds pass between clicks.
+            row = await db.scalar(select(UserSession).where(UserSession.account_id == account.id)
+                                  .execution_options(populate_existing=True))
+            row.last_seen_at -= timedelta(seconds=40)
+            row.created_at -= timedelta(seconds=40)
+            await db.commit()
+            assert (await short.get("/home", follow_redirects=False)).status_code == 200
+        # Seventy seconds without a click: the session ends.
+        await db.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(seconds=70)))
+        await db.commit()
+        assert (await short.get("/home", follow_redirects=False)).status_code == 303

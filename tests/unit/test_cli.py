@@ -1,0 +1,113 @@
+"""Every CLI command, run as an operator runs it: `python -m server.cli ...` against a fresh SQLite
+database under tmp_path (a new process each time, so nothing leaks in from the test's imports)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PUBLIC_ORIGIN")}
+    return clean | {"SAMHANDLING_VAR_DIR": str(tmp_path), "SECRET_KEY": "cli-test-secret"}
+
+
+def cli(env: dict[str, str], *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_db_upgrade_creates_the_database(env, tmp_path):
+    result = cli(env, "db-upgrade")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "samhandling.db").exists()
+    again = cli(env, "db-upgrade")  # idempotent
+    assert again.returncode == 0, again.stderr
+
+
+def test_create_admin_on_a_fresh_database_prints_a_working_code(env):
+    assert cli(env, "db-upgrade").returncode == 0
+    result = cli(env, "create-admin", "Arne Admin")
+    assert result.returncode == 0, result.stderr
+    assert "Arne Admin" in result.stdout and CODE.search(result.stdout), result.stdout
+    verify = cli(env, "audit-verify")
+    assert verify.returncode == 0 and "1 events" in verify.stdout, verify.stdout
+
+
+def test_seed_demo_prints_three_codes(env):
+    assert cli(env, "db-upgrade").returncode == 0
+    result = cli(env, "seed-demo")
+    assert result.returncode == 0, result.stderr
+    assert len(CODE.findall(result.stdout)) == 3, result.stdout
+
+
+def test_audit_verify_reports_an_intact_and_a_broken_chain(env, tmp_path):
+    import sqlite3
+
+    assert cli(env, "db-upgrade").returncode == 0
+    assert cli(env, "create-admin", "Arne Admin").returncode == 0
+    assert cli(env, "create-admin", "Berit Admin").returncode == 0
+    ok = cli(env, "audit-verify")
+    assert ok.returncode == 0 and "chain intact" in ok.stdout
+    with sqlite3.connect(tmp_path / "samhandling.db") as conn:
+        conn.execute("UPDATE audit_events SET detail = 'tampered' WHERE seq = 1")
+    broken = cli(env, "audit-verify")
+    assert broken.returncode == 1 and "BROKEN at event 1" in broken.stdout
+
+
+def test_purge_removes_expired_rows_and_says_how_many(env, tmp_path):
+    import sqlite3
+
+    assert cli(env, "db-upgrade").returncode == 0
+    with sqlite3.connect(tmp_path / "samhandling.db") as conn:
+        conn.execute("INSERT INTO sessions (token_hash, created_at, last_seen_at, user_agent) "
+                     "VALUES ('old', '2020-01-01 00:00:00+00:00', '2020-01-01 00:00:00+00:00', 'x')")
+        conn.execute("INSERT INTO webauthn_challenges (session_id, purpose, challenge, expires_at) "
+                     "SELECT id, 'login', x'00', '2020-01-01 00:05:00+00:00' FROM sessions")
+    result = cli(env, "purge")
+    assert result.returncode == 0, result.stderr
+    assert "1 sessions" in result.stdout, result.stdout
+    with sqlite3.connect(tmp_path / "samhandling.db") as conn:
+        assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM webauthn_challenges").fetchone()[0] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_healthz_without_a_server_header(env):
+    assert cli(env, "db-upgrade").returncode == 0
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    body, headers = response.read(), response.headers
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert b'"ok"' in body
+        assert headers.get("server") is None, headers.get("server")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
