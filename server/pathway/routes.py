@@ -148,6 +148,12 @@ async def move_stage(request: Request, patient_id: int, data: Form) -> Response:
                      outcome="refused")
         return await _show(request, patient, move_form=form, move_errors=errors, status=422, block="stage_move")
     moved_to = await service.move_stage(db_of(request), audit_ctx(request), patient, form)
+    if moved_to is None:  # someone else's change was stored first: show it, as for a stale form
+        await record(db_of(request), audit_ctx(request), "patient.stage_move_refused", patient_ids=[patient.id],
+                     outcome="refused")
+        form["version"] = str(patient.version)
+        return await _show(request, patient, move_form=form, move_errors={"to_stage": service.CONFLICT},
+                           status=422, block="stage_move")
     flash(request, N_("%(name)s moved to stage %(number)s."), name=patient.name, number=str(moved_to.number))
     return redirect(request, f"/clinic/patients/{patient.id}")
 
@@ -155,12 +161,13 @@ async def move_stage(request: Request, patient_id: int, data: Form) -> Response:
 @post("/clinic/patients/{patient_id:int}/gp-acceptance", opt=policy(CLINICIAN))
 async def gp_acceptance(request: Request, patient_id: int, data: Form) -> Response:
     patient = await _patient_for(request, patient_id, RECORD_GP_ACCEPTANCE)
-    form = _text(data, "accepted_on")
+    form = _text(data, "accepted_on", "version")
     errors = service.validate_gp_acceptance(patient, form)
+    if not errors and not await service.record_gp_acceptance(db_of(request), audit_ctx(request), patient,
+                                                             service.parse_date(form["accepted_on"])):
+        errors = {"accepted_on": service.CONFLICT}
     if errors:
         return await _show(request, patient, gp_form=form, gp_errors=errors, status=422, block="gp_acceptance")
-    await service.record_gp_acceptance(db_of(request), audit_ctx(request), patient,
-                                       service.parse_date(form["accepted_on"]))
     flash(request, N_("The GP's acceptance was recorded."))
     return redirect(request, f"/clinic/patients/{patient.id}")
 
