@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEvent
-from server.db import utcnow
+from server.db import make_engine, utcnow
 
 GENESIS = "0" * 64
 # Any constant: serialises appends across app instances on PostgreSQL.
@@ -65,13 +66,23 @@ async def record(
     await db.flush()
 
 
-async def verify(db: AsyncSession, batch: int = 5000) -> tuple[int, int | None]:
-    """Walk the chain. Returns (events checked, seq of the first broken link or None)."""
+_CHAIN = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_account_id, AuditEvent.actor_role, AuditEvent.patient_id,
+          AuditEvent.action, AuditEvent.outcome, AuditEvent.request_id, AuditEvent.detail, AuditEvent.prev_hash,
+          AuditEvent.hash)
+
+
+async def verify(db: AsyncSession, batch: int = 5000,
+                 progress: Callable[[int], None] | None = None) -> tuple[int, int | None]:
+    """Walk the chain up to its head as it is when the walk starts (events appended meanwhile are left
+    for the next run). Keyset batches on seq, read as plain rows: nothing piles up in the session, and
+    nothing is written. Returns (events checked, seq of the first broken link or None)."""
+    head = await db.scalar(select(func.max(AuditEvent.seq))) or 0
     prev, expected_seq, checked = GENESIS, 1, 0
     while True:
         rows = (await db.execute(
-            select(AuditEvent).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq).limit(batch)
-        )).scalars().all()
+            select(*_CHAIN).where(AuditEvent.seq >= expected_seq, AuditEvent.seq <= head)
+            .order_by(AuditEvent.seq).limit(batch)
+        )).all()
         if not rows:
             return checked, None
         for row in rows:
@@ -80,3 +91,24 @@ async def verify(db: AsyncSession, batch: int = 5000) -> tuple[int, int | None]:
             if row.seq != expected_seq or row.prev_hash != prev or row.hash != compute_hash(prev, canonical):
                 return checked, row.seq if row.seq == expected_seq else expected_seq
             prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+        if progress is not None:
+            progress(checked)
+
+
+async def verify_database(url: str, batch: int = 5000,
+                          progress: Callable[[int], None] | None = None) -> tuple[int, int | None]:
+    """`verify` from one read snapshot that never blocks the live service's writers.
+
+    SQLite: a deferred transaction that only reads (WAL: writers go on meanwhile; a write-locking
+    BEGIN IMMEDIATE would make every request fail with "database is locked" for the whole scan).
+    PostgreSQL: a REPEATABLE READ, READ ONLY transaction."""
+    engine = make_engine(url, immediate=False)
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    try:
+        async with AsyncSession(engine) as db:
+            result = await verify(db, batch=batch, progress=progress)
+            await db.rollback()
+            return result
+    finally:
+        await engine.dispose()
