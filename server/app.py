@@ -67,9 +67,13 @@ def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Res
 
 
 def _error_class(exc: BaseException) -> str:
+    """The class, and for a database error the driver's class and error code (e.g. 40P01 deadlock)."""
     name = f"{type(exc).__module__}.{type(exc).__qualname__}"
     orig = getattr(exc, "orig", None)  # the driver's error under a SQLAlchemy DBAPIError
-    return f"{name} ({type(orig).__module__}.{type(orig).__qualname__})" if orig is not None else name
+    if orig is None:
+        return name
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    return f"{name} ({type(orig).__module__}.{type(orig).__qualname__}{f' {code}' if code else ''})"
 
 
 def server_error_handler(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,13 @@
-"""Appending to and verifying the hash-chained audit log."""
+"""Appending to and verifying the hash-chained audit log.
+
+`record()` queues events on the session; they are appended to the chain when that transaction commits
+(a `before_commit` hook), in the order they were recorded. Appending reads the chain head and so must
+be serialised: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by BEGIN IMMEDIATE. Taking
+that lock at commit time makes it the LAST lock every transaction takes, held only while appending:
+a transaction holding it never waits for a row lock, so it cannot close a deadlock cycle. (Taken where
+record() was called, it did: a stage move that recorded and then wrote the session's flash message waited
+for another request of the same clinician that held the session row and waited for the chain lock.)
+"""
 
 from __future__ import annotations
 
@@ -8,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from server.audit.models import AuditEvent
 from server.db import make_engine, utcnow
@@ -40,6 +50,9 @@ class AuditContext:
     request_id: str = ""
 
 
+_PENDING = "audit_pending"
+
+
 async def record(
     db: AsyncSession,
     ctx: AuditContext,
@@ -49,21 +62,35 @@ async def record(
     outcome: str = "ok",
     detail: str = "",
 ) -> None:
-    """Append one event per patient, in the caller's transaction."""
-    if db.bind.dialect.name == "postgresql":
-        await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = (await db.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))).first()
+    """One event per patient, appended in the caller's transaction when it commits (lost if it rolls back)."""
+    pending = db.sync_session.info.setdefault(_PENDING, [])
+    pending.extend((ctx, action, patient_id, outcome, detail) for patient_id in patient_ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS)
     at = utcnow()
-    for patient_id in patient_ids:
+    for ctx, action, patient_id, outcome, detail in pending:
         seq += 1
         canonical = _canonical(seq, at, ctx.account_id, ctx.role, patient_id, action, outcome, ctx.request_id, detail)
         digest = compute_hash(prev, canonical)
-        db.add(AuditEvent(seq=seq, at=at, actor_account_id=ctx.account_id, actor_role=ctx.role,
-                          patient_id=patient_id, action=action, outcome=outcome,
-                          request_id=ctx.request_id, detail=detail, prev_hash=prev, hash=digest))
+        session.add(AuditEvent(seq=seq, at=at, actor_account_id=ctx.account_id, actor_role=ctx.role,
+                               patient_id=patient_id, action=action, outcome=outcome,
+                               request_id=ctx.request_id, detail=detail, prev_hash=prev, hash=digest))
         prev = digest
-    await db.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
 
 
 _CHAIN = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_account_id, AuditEvent.actor_role, AuditEvent.patient_id,
