@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from server.app import create_app
 from server.i18n import today_oslo
-from server.meetings.models import MeetingWishes
+from server.meetings import invitations
+from server.meetings.models import Invitation, Meeting, MeetingParticipant, MeetingWishes
 from server.pathway.models import Patient, StageEvent
-from tests.conftest import BASE_URL, csrf_token
+from tests.conftest import BASE_URL, SECRET, csrf_token
 
 ROUNDS = 10
 CONFLICT = "Someone else changed this patient"
@@ -150,4 +151,33 @@ async def test_two_wishes_steps_autosaved_at_once_are_both_kept(world, db, setti
             assert wishes.answers["needs"]["interpreter"] == needs, round_
             assert wishes.answers["topics"]["text"] == topics, round_
             assert wishes.version == 1 + 2 * (round_ + 1), round_  # every save counted
+        await http.aclose()
+
+
+async def test_a_gp_answering_twice_at_once_leaves_the_answer_and_the_acceptance_in_step(world, db, settings):
+    """Accept and decline sent at the same moment: whichever is stored last, the patient's GP acceptance matches it."""
+    patient, _ = await world.patient(stage=4)
+    meeting = Meeting(patient_id=patient.id, number=1, starts_at=datetime(2030, 6, 10, 8, tzinfo=timezone.utc),
+                      duration_minutes=90, format="digital", video_link="https://video.example/k")
+    meeting.participants = [MeetingParticipant(kind="gp", name="Berit Bø", role="Fastlege", position=0)]
+    db.add(meeting)
+    await db.flush()
+    invitation = Invitation(participant_id=meeting.participants[0].id, nonce="nonce-concurrent-abcdefghijkl",
+                            expires_at=invitations.meeting_end(meeting))
+    db.add(invitation)
+    await db.commit()
+    token = invitations.make_token(SECRET, invitation)
+    async with running_app(settings) as app:
+        http, headers = await browser(world, app, None, f"/invitation/{token}")
+        for round_ in range(ROUNDS):
+            await db.execute(update(Invitation).where(Invitation.id == invitation.id).values(answer="pending"))
+            await db.execute(update(Patient).where(Patient.id == patient.id).values(gp_accepted_on=None))
+            await db.commit()
+            responses = await asyncio.gather(*(
+                http.post(f"/invitation/{token}/answer", headers=headers, data={"answer": a, "comment": ""})
+                for a in ("accepted", "declined")))
+            assert all(r.status_code == 200 for r in responses), (round_, [r.status_code for r in responses])
+            answer = await db.scalar(select(Invitation.answer).where(Invitation.id == invitation.id))
+            accepted_on = (await _patient_row(db, patient.id)).gp_accepted_on
+            assert (answer == "accepted") == (accepted_on is not None), (round_, answer, accepted_on)
         await http.aclose()
