@@ -51,3 +51,39 @@ async def test_recording_then_writing_a_row_another_transaction_holds_does_not_d
     finally:
         await engine.dispose()
     assert await verify_database(settings.database_url) == (2, None)
+
+
+async def test_changes_still_unflushed_at_commit_are_written_before_the_chain_lock(db, client, settings):
+    """As a flash message set after record(): the ORM writes it at commit, and it must not wait for a row
+    while holding the chain lock (bench/soak.py saw 315 deadlocks in 5 minutes when it did)."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one write transaction at a time: no lock order to get wrong")
+    account = await create_account(db, "clinician", "Lege Lise")
+    await db.commit()
+    engine = make_engine(settings.database_url)
+    maker = make_sessionmaker(engine)
+    a_holds_the_row, b_commits = asyncio.Event(), asyncio.Event()
+
+    async def a_row_then_commit() -> None:
+        async with maker() as session:
+            await session.execute(update(Account).where(Account.id == account.id).values(display_name="A"))
+            a_holds_the_row.set()
+            await b_commits.wait()
+            await asyncio.sleep(0.3)  # B is now inside its commit, waiting for the row
+            await record(session, CTX, "patient.viewed", patient_ids=[1])
+            await session.commit()
+
+    async def b_record_change_commit() -> None:
+        async with maker() as session:
+            await a_holds_the_row.wait()
+            row = await session.get(Account, account.id)
+            await record(session, CTX, "patient.stage_moved", patient_ids=[1])
+            row.display_name = "B"  # written by the commit's flush
+            b_commits.set()
+            await session.commit()
+
+    try:
+        await asyncio.wait_for(asyncio.gather(a_row_then_commit(), b_record_change_commit()), 30)
+    finally:
+        await engine.dispose()
+    assert await verify_database(settings.database_url) == (2, None)
