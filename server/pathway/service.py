@@ -132,11 +132,13 @@ def validate_patient_form(form: dict[str, str]) -> dict[str, str]:
 
 
 async def create_patient(db: AsyncSession, ctx: AuditContext, form: dict[str, str]) -> Patient:
-    """A patient whose referral the clinic has received: stage 2, with stage 1 done."""
+    """A patient whose referral the clinic has received: stage 2, with stage 1 done.
+
+    The search key is cut to the column's length: lower-casing can lengthen a name ("İ" becomes two characters)."""
     received = date.fromisoformat(form["referral_received_on"])
     received_at = datetime(received.year, received.month, received.day, 12, tzinfo=OSLO)
     now = utcnow()
-    patient = Patient(name=form["name"].strip(), name_search=form["name"].strip().lower(),
+    patient = Patient(name=form["name"].strip(), name_search=form["name"].strip().lower()[:MAX_NAME],
                       birth_date=date.fromisoformat(form["birth_date"]), gp_name=form["gp_name"].strip(),
                       gp_office=form["gp_office"].strip(), stage=2, stage_entered_at=now,
                       referral_received_on=received)
