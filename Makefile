@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint install install-test db-upgrade seed serve bench messages clean
+.PHONY: run test lint install install-test db-upgrade seed serve bench soak messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/patient_list.py
+
+## make soak: sustained concurrent writes on PostgreSQL (SOAK_DATABASE_URL=postgresql://...); must end crash-free
+soak: install-test
+	$(BIN)/python bench/soak.py
 
 ## Refresh the translation template and catalogs after changing user-facing text
 messages: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from contextlib import suppress
 from pathlib import Path
 
@@ -72,8 +73,26 @@ def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Res
     return response
 
 
+def _error_class(exc: BaseException) -> str:
+    """The class, and for a database error the driver's class and error code (e.g. 40P01 deadlock)."""
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    orig = getattr(exc, "orig", None)  # the driver's error under a SQLAlchemy DBAPIError
+    if orig is None:
+        return name
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    return f"{name} ({type(orig).__module__}.{type(orig).__qualname__}{f' {code}' if code else ''})"
+
+
 def server_error_handler(request: Request, exc: Exception) -> Response:
-    request.logger.exception("unhandled error", exc_info=exc)
+    """Log which request failed, on which route, with which error and where in the code; never what the
+    request carried. No form data, no bound SQL parameters, and not the exception's message either: a
+    database error's message quotes the row (name, birth date, GP, notes, the whole plan)."""
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    route = request.scope.get("path_template") or "(no route)"
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    request.logger.error("unhandled error %s in %s %s (request %s)\nTraceback (most recent call last):\n%s",
+                         _error_class(exc), request.method, route, request_id, where,
+                         extra={"request_id": request_id})
     return _error_page(request, 500)
 
 

@@ -57,9 +57,10 @@ def create_admin(settings: Settings, name: str) -> str:
 
 
 def audit_verify(settings: Settings) -> int:
-    from server.audit.service import verify
+    """Read-only, from one snapshot, in batches: the live service keeps writing meanwhile."""
+    from server.audit.service import verify_database
 
-    checked, broken = asyncio.run(_with_db(settings, verify))
+    checked, broken = asyncio.run(verify_database(settings.database_url))
     if broken is None:
         print(f"Audit log OK: {checked} events, chain intact.")
         return 0
@@ -73,7 +74,22 @@ def purge(settings: Settings) -> dict[str, int]:
     return asyncio.run(_with_db(settings, lambda db: purge_expired(db, settings)))
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def worker_app():
+    """The app in one `serve --workers N` worker process (uvicorn imports this; settings from the environment)."""
+    import faulthandler
+
+    from server.app import create_app
+
+    faulthandler.enable()
+    return create_app(Settings.from_env())
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """One process by default (`make run`). `workers` > 1: uvicorn's supervisor runs N worker processes
+    on one socket and starts a new one when a worker dies (a crash takes down one worker's requests, not
+    the service). faulthandler is on everywhere: a hard crash leaves its Python traceback on stderr.
+    No access log: URLs can carry search words (patient names)."""
+    import faulthandler
     import os
     from dataclasses import replace
 
@@ -81,13 +97,20 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     from server.app import create_app
 
+    faulthandler.enable()
+    os.environ["PYTHONFAULTHANDLER"] = "1"  # worker processes: from their first instruction
     if "PUBLIC_ORIGIN" not in os.environ:
         settings = replace(settings, origin=f"http://localhost:{port}")
-
+        os.environ["PUBLIC_ORIGIN"] = settings.origin  # worker processes read the environment
     print(f"Samhandling runs at http://localhost:{port}  (open this address, not 127.0.0.1: passkeys need it)",
           flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", proxy_headers=False,
-                server_header=False)
+    if workers > 1:
+        # log_level info: the supervisor's "Child process [pid] died" (and its restart) is logged.
+        uvicorn.run("server.cli:worker_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="info", access_log=False, proxy_headers=False, server_header=False)
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
+                    proxy_headers=False, server_header=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd = sub.add_parser("serve", help="run the web server")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1,
+                           help="worker processes under a supervisor that restarts a dead one (default 1)")
     sub.add_parser("seed-demo", help="create demo data and print one-time codes")
     admin = sub.add_parser("create-admin", help="create an administrator and print a one-time code")
     admin.add_argument("name")
@@ -108,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "db-upgrade":
         db_upgrade(settings)
     elif args.command == "serve":
-        serve(settings, args.host, args.port)
+        serve(settings, args.host, args.port, args.workers)
     elif args.command == "seed-demo":
         from server.seed import seed_demo
 

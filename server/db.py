@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, event
@@ -48,12 +49,18 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, echo: bool = False, immediate: bool = True) -> AsyncEngine:
-    """`immediate=False` (SQLite only) keeps deferred transactions: for tools that mostly read."""
+    """`immediate=False` (SQLite only) keeps deferred transactions: for tools that mostly read.
+
+    `hide_parameters`: bound values (names, birth dates, notes, whole plans) never appear in an
+    error's message nor in the SQL echo log; the statement does."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15})
+        # aiosqlite's DEBUG log prints every call with its arguments, i.e. the bound values.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 15})
         _configure_sqlite(engine, immediate)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10,
+                               max_overflow=10)
 
 
 def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:

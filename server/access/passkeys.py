@@ -62,10 +62,13 @@ async def _store_challenge(db: AsyncSession, session: UserSession, purpose: str,
 async def _take_challenge(db: AsyncSession, session: UserSession, purpose: str) -> bytes:
     """Remove and return this session's challenge; it can be used once only."""
     row = await db.scalar(select(Challenge).where(Challenge.session_id == session.id, Challenge.purpose == purpose))
-    if row is None:
+    # Deleted by one statement whose row count says who took it: of two requests sent at once with the
+    # same challenge, the second's DELETE waits for the first to commit and then deletes nothing.
+    taken = row is not None and (await db.execute(
+        delete(Challenge).where(Challenge.id == row.id).execution_options(synchronize_session=False))).rowcount == 1
+    if not taken:
         raise PasskeyError(N_("This sign-in attempt is no longer valid. Please try again."))
-    await db.delete(row)
-    await db.flush()
+    db.expunge(row)
     if row.expires_at <= utcnow():
         raise PasskeyError(N_("This sign-in attempt took too long and has expired. Please try again."))
     return row.challenge
@@ -140,6 +143,7 @@ async def finish_authentication(db: AsyncSession, settings: Settings, session: U
         raise PasskeyError(refused) from exc
     row = (await db.execute(
         select(Credential, Account).join(Account).where(Credential.credential_id == parsed.raw_id)
+        .with_for_update(of=Credential)  # the sign-count check below reads, compares and writes it
     )).first()
     if row is None:
         raise PasskeyError(N_("This passkey is not registered with us. It may have been removed."))

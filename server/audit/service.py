@@ -1,17 +1,28 @@
-"""Appending to and verifying the hash-chained audit log."""
+"""Appending to and verifying the hash-chained audit log.
+
+`record()` queues events on the session; they are appended to the chain when that transaction commits
+(a `before_commit` hook), in the order they were recorded. Appending reads the chain head and so must
+be serialised: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by BEGIN IMMEDIATE. Taking
+that lock at commit time makes it the LAST lock every transaction takes, held only while appending:
+a transaction holding it never waits for a row lock, so it cannot close a deadlock cycle. (Taken where
+record() was called, it did: a stage move that recorded and then wrote the session's flash message waited
+for another request of the same clinician that held the session row and waited for the chain lock.)
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from server.audit.models import AuditEvent
-from server.db import utcnow
+from server.db import make_engine, utcnow
 
 GENESIS = "0" * 64
 # Any constant: serialises appends across app instances on PostgreSQL.
@@ -40,6 +51,9 @@ class AuditContext:
     request_id: str = ""
 
 
+_PENDING = "audit_pending"
+
+
 async def record(
     db: AsyncSession,
     ctx: AuditContext,
@@ -49,30 +63,55 @@ async def record(
     outcome: str = "ok",
     detail: str = "",
 ) -> None:
-    """Append one event per patient, in the caller's transaction."""
-    if db.bind.dialect.name == "postgresql":
-        await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = (await db.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))).first()
+    """One event per patient, appended in the caller's transaction when it commits (lost if it rolls back)."""
+    pending = db.sync_session.info.setdefault(_PENDING, [])
+    pending.extend((ctx, action, patient_id, outcome, detail) for patient_id in patient_ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()  # every other write (and its row locks) first: after the chain lock only the INSERT
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS)
     at = utcnow()
-    for patient_id in patient_ids:
+    for ctx, action, patient_id, outcome, detail in pending:
         seq += 1
         canonical = _canonical(seq, at, ctx.account_id, ctx.role, patient_id, action, outcome, ctx.request_id, detail)
         digest = compute_hash(prev, canonical)
-        db.add(AuditEvent(seq=seq, at=at, actor_account_id=ctx.account_id, actor_role=ctx.role,
-                          patient_id=patient_id, action=action, outcome=outcome,
-                          request_id=ctx.request_id, detail=detail, prev_hash=prev, hash=digest))
+        session.add(AuditEvent(seq=seq, at=at, actor_account_id=ctx.account_id, actor_role=ctx.role,
+                               patient_id=patient_id, action=action, outcome=outcome,
+                               request_id=ctx.request_id, detail=detail, prev_hash=prev, hash=digest))
         prev = digest
-    await db.flush()
 
 
-async def verify(db: AsyncSession, batch: int = 5000) -> tuple[int, int | None]:
-    """Walk the chain. Returns (events checked, seq of the first broken link or None)."""
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
+
+
+_CHAIN = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_account_id, AuditEvent.actor_role, AuditEvent.patient_id,
+          AuditEvent.action, AuditEvent.outcome, AuditEvent.request_id, AuditEvent.detail, AuditEvent.prev_hash,
+          AuditEvent.hash)
+
+
+async def verify(db: AsyncSession, batch: int = 5000,
+                 progress: Callable[[int], None] | None = None) -> tuple[int, int | None]:
+    """Walk the chain up to its head as it is when the walk starts (events appended meanwhile are left
+    for the next run). Keyset batches on seq, read as plain rows: nothing piles up in the session, and
+    nothing is written. Returns (events checked, seq of the first broken link or None)."""
+    head = await db.scalar(select(func.max(AuditEvent.seq))) or 0
     prev, expected_seq, checked = GENESIS, 1, 0
     while True:
         rows = (await db.execute(
-            select(AuditEvent).where(AuditEvent.seq >= expected_seq).order_by(AuditEvent.seq).limit(batch)
-        )).scalars().all()
+            select(*_CHAIN).where(AuditEvent.seq >= expected_seq, AuditEvent.seq <= head)
+            .order_by(AuditEvent.seq).limit(batch)
+        )).all()
         if not rows:
             return checked, None
         for row in rows:
@@ -81,3 +120,24 @@ async def verify(db: AsyncSession, batch: int = 5000) -> tuple[int, int | None]:
             if row.seq != expected_seq or row.prev_hash != prev or row.hash != compute_hash(prev, canonical):
                 return checked, row.seq if row.seq == expected_seq else expected_seq
             prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+        if progress is not None:
+            progress(checked)
+
+
+async def verify_database(url: str, batch: int = 5000,
+                          progress: Callable[[int], None] | None = None) -> tuple[int, int | None]:
+    """`verify` from one read snapshot that never blocks the live service's writers.
+
+    SQLite: a deferred transaction that only reads (WAL: writers go on meanwhile; a write-locking
+    BEGIN IMMEDIATE would make every request fail with "database is locked" for the whole scan).
+    PostgreSQL: a REPEATABLE READ, READ ONLY transaction."""
+    engine = make_engine(url, immediate=False)
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    try:
+        async with AsyncSession(engine) as db:
+            result = await verify(db, batch=batch, progress=progress)
+            await db.rollback()
+            return result
+    finally:
+        await engine.dispose()

@@ -160,6 +160,8 @@ async def apply_answer(db: AsyncSession, ctx: AuditContext, invitation: Invitati
                        recorded_by: int | None = None) -> None:
     """Store a validated answer: through the link (`recorded_by` None) or taken by phone by a clinician."""
     meeting = invitation.participant.meeting
+    # Locked and re-read: two answers sent at once are applied one after the other, each seeing the other.
+    await db.refresh(invitation, ["answer", "recorded_by"], with_for_update=True)
     previous, previous_recorder = invitation.answer, invitation.recorded_by
     answer = form["answer"]
     invitation.answer = answer
@@ -176,7 +178,8 @@ async def apply_answer(db: AsyncSession, ctx: AuditContext, invitation: Invitati
 
 async def _gp_answered(db: AsyncSession, ctx: AuditContext, invitation: Invitation, previous: str,
                        previous_recorder: int | None) -> None:
-    patient = await db.get(Patient, invitation.participant.meeting.patient_id)
+    patient = await db.get(Patient, invitation.participant.meeting.patient_id, with_for_update=True,
+                           populate_existing=True)
     detail = f"invitation {invitation.id}"
     if invitation.answer == "accepted":
         if patient.gp_accepted_on is None:

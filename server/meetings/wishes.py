@@ -2,6 +2,10 @@
 
 Answers are one JSON document per patient and meeting; each step of the flow owns one key.
 A draft is saved as the patient goes; sending copies it to `submitted_answers` for the clinic.
+
+Every change re-reads the row under a lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN
+IMMEDIATE already runs one writer at a time) and changes only its own key, so two steps autosaved at
+the same moment (two tabs, a slow phone) are both kept. Creating the row locks the patient first.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import N_
 from server.meetings.models import Meeting, MeetingWishes
+from server.pathway.models import Patient
 
 MAX_SHORT = 200
 MAX_LONG = 2000
@@ -100,9 +105,19 @@ async def get_wishes(db: AsyncSession, patient_id: int, number: int = 1) -> Meet
                                                        MeetingWishes.meeting_number == number))
 
 
+async def _lock(db: AsyncSession, wishes: MeetingWishes) -> None:
+    """Hold the row until the transaction ends, and read what is stored now (another save may have won)."""
+    await db.refresh(wishes, with_for_update=True)
+
+
 async def get_or_create(db: AsyncSession, patient_id: int, number: int = 1) -> MeetingWishes:
+    """The wishes row, locked for this transaction (created if missing)."""
+    # The patient row serialises the first save: two at once cannot both insert (FOR NO KEY UPDATE).
+    await db.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
     wishes = await get_wishes(db, patient_id, number)
-    if wishes is None:
+    if wishes is not None:
+        await _lock(db, wishes)
+    else:
         wishes = MeetingWishes(patient_id=patient_id, meeting_number=number, answers={}, status="draft", version=1)
         db.add(wishes)
         await db.flush()
@@ -116,6 +131,7 @@ async def is_locked(db: AsyncSession, patient_id: int, number: int = 1) -> bool:
 
 
 async def save_step(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes, key: str, value: Any) -> None:
+    await _lock(db, wishes)
     answers = copy.deepcopy(wishes.answers or {})
     answers[key] = value
     wishes.answers = answers  # a new object, so the JSON column is written
@@ -126,6 +142,7 @@ async def save_step(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes, 
 
 
 async def submit(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> None:
+    await _lock(db, wishes)
     wishes.submitted_answers = copy.deepcopy(wishes.answers)
     wishes.status = "submitted"
     wishes.submitted_at = utcnow()
@@ -135,6 +152,7 @@ async def submit(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> 
 
 
 async def mark_read(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> None:
+    await _lock(db, wishes)
     wishes.read_at = utcnow()
     wishes.read_by = ctx.account_id
     wishes.reviewed_answers = copy.deepcopy(wishes.submitted_answers)

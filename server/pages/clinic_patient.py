@@ -18,7 +18,7 @@ from server.i18n import N_, today_oslo
 from server.meetings import scheduling
 from server.pathway import service
 from server.pathway.acting import patient_for
-from server.pathway.forms import GpAcceptanceForm, StageMoveForm
+from server.pathway.forms import CONFLICT, GpAcceptanceForm, StageMoveForm
 from server.pathway.models import Patient
 from server.pathway.stages import LAST, STAGES, stage
 from server.web import actor, audit_ctx, flash, locale, redirect, render
@@ -60,6 +60,11 @@ async def move_stage(request: Request, patient_id: int, data: Form, db: AsyncSes
         return await _show(request, db, patient, move_form=form.values, move_errors=form.error_map, status=422,
                            block="stage_move")
     moved_to = await service.move_stage(db, audit_ctx(request), patient, form.values)
+    if moved_to is None:  # someone else's change was stored first: show it, as for a stale form
+        await service.refuse_move(db, audit_ctx(request), patient)
+        values = form.values | {"version": str(patient.version)}
+        return await _show(request, db, patient, move_form=values, move_errors={"to_stage": CONFLICT},
+                           status=422, block="stage_move")
     flash(request, N_("%(name)s moved to stage %(number)s."), name=patient.name, number=str(moved_to.number))
     return redirect(request, f"/clinic/patients/{patient.id}")
 
@@ -71,7 +76,9 @@ async def gp_acceptance(request: Request, patient_id: int, data: Form, db: Async
     if not form.check(patient):
         return await _show(request, db, patient, gp_form=form.values, gp_errors=form.error_map, status=422,
                            block="gp_acceptance")
-    await service.record_gp_acceptance(db, audit_ctx(request), patient, form.accepted_on.day)
+    if not await service.record_gp_acceptance(db, audit_ctx(request), patient, form.accepted_on.day):
+        return await _show(request, db, patient, gp_form=form.values, gp_errors={"accepted_on": CONFLICT},
+                           status=422, block="gp_acceptance")
     flash(request, N_("The GP's acceptance was recorded."))
     return redirect(request, f"/clinic/patients/{patient.id}")
 

@@ -8,6 +8,8 @@ from server.pathway.stages import EXTENDED_INVITATION, FIRST, LAST
 
 MAX_NAME = 200
 MAX_TEXT = 2000
+CONFLICT = N_("Someone else changed this patient while you had the page open. "
+              "Check the current stage below and try again.")
 
 
 class PatientSearchForm(Form):
@@ -45,8 +47,7 @@ class StageMoveForm(Form):
             self._extra.clear()
             for field in self:
                 field.errors = []
-            self.add_error("to_stage", N_("Someone else changed this patient while you had the page open. "
-                                          "Check the current stage below and try again."))
+            self.add_error("to_stage", CONFLICT)
             return False
         target = int(self.to_stage.data) if self.to_stage.data.isdigit() else 0
         if not FIRST <= target <= LAST:
@@ -63,8 +64,13 @@ class StageMoveForm(Form):
 
 class GpAcceptanceForm(Form):
     accepted_on = date_field(required=N_("Enter the date the GP accepted."))
+    version = text()
 
     def check(self, patient) -> bool:
+        """The date, and that the form was made from the patient as stored (no other change since)."""
+        if self.version.raw and self.version.raw != str(patient.version):
+            self.add_error("accepted_on", CONFLICT)
+            return False
         if self.validate():
             if self.accepted_on.day > today_oslo():
                 self.add_error("accepted_on", N_("The date cannot be in the future."))

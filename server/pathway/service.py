@@ -1,13 +1,21 @@
-"""Patients and stage moves: plain async functions, each writing its audit rows."""
+"""Patients and stage moves: plain async functions, each writing its audit rows.
+
+Optimistic locking of a patient: every change first claims the version it was computed from, in ONE
+statement, `UPDATE patients SET version=N+1 WHERE id=:id AND version=N` (`_claim`). Two clinicians who
+both read version N cannot both win: on PostgreSQL the second UPDATE waits for the first to commit and
+then matches no row; SQLite runs one write transaction at a time. The loser gets False/None and the
+route shows the conflict (the patient as stored now, with "someone else changed this patient").
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server.access import sessions
 from server.access.models import Account, Credential
@@ -16,7 +24,7 @@ from server.audit.service import AuditContext, record
 from server.dates import parse_date
 from server.db import utcnow
 from server.i18n import OSLO, today_oslo
-from server.pathway.forms import StageMoveForm
+from server.pathway.forms import MAX_NAME, StageMoveForm
 from server.pathway.models import Patient, StageEvent
 from server.pathway.stages import STAGES, Deadline, Stage, next_deadline, stage
 from server.settings import Settings
@@ -110,11 +118,13 @@ def validate_move(patient: Patient, form: dict[str, str], locale: str = "en") ->
 
 
 async def create_patient(db: AsyncSession, ctx: AuditContext, form: dict[str, str]) -> Patient:
-    """A patient whose referral the clinic has received: stage 2, with stage 1 done."""
+    """A patient whose referral the clinic has received: stage 2, with stage 1 done.
+
+    The search key is cut to the column's length: lower-casing can lengthen a name ("İ" becomes two characters)."""
     received = parse_date(form["referral_received_on"])
     received_at = datetime(received.year, received.month, received.day, 12, tzinfo=OSLO)
     now = utcnow()
-    patient = Patient(name=form["name"].strip(), name_search=form["name"].strip().lower(),
+    patient = Patient(name=form["name"].strip(), name_search=form["name"].strip().lower()[:MAX_NAME],
                       birth_date=parse_date(form["birth_date"]), gp_name=form["gp_name"].strip(),
                       gp_office=form["gp_office"].strip(), stage=2, stage_entered_at=now,
                       referral_received_on=received)
@@ -165,27 +175,44 @@ async def refuse_move(db: AsyncSession, ctx: AuditContext, patient: Patient) -> 
     await record(db, ctx, "patient.stage_move_refused", patient_ids=[patient.id], outcome="refused")
 
 
-async def move_stage(db: AsyncSession, ctx: AuditContext, patient: Patient, form: dict[str, str]) -> Stage:
+async def _claim(db: AsyncSession, patient: Patient, expected: int) -> bool:
+    """Bump the stored version from `expected`; False (and `patient` reloaded) if it has moved on."""
+    result = await db.execute(update(Patient).where(Patient.id == patient.id, Patient.version == expected)
+                              .values(version=expected + 1).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        await db.refresh(patient)
+        await db.refresh(patient, ["events"])
+        return False
+    set_committed_value(patient, "version", expected + 1)
+    return True
+
+
+async def move_stage(db: AsyncSession, ctx: AuditContext, patient: Patient, form: dict[str, str]) -> Stage | None:
+    """None: another change was stored since `patient` was read (the caller shows the conflict)."""
     target = int(form["to_stage"])
+    if not await _claim(db, patient, patient.version):
+        return None
     previous = patient.stage
     patient.events.append(StageEvent(from_stage=previous, to_stage=target, at=utcnow(),
                                      by_account_id=ctx.account_id, note=form.get("note", "").strip(),
                                      reason=form.get("reason", "").strip()))
     patient.stage = target
     patient.stage_entered_at = utcnow()
-    patient.version += 1
     _refresh_deadline(patient)
     await db.flush()
     await record(db, ctx, "patient.stage_moved", patient_ids=[patient.id], detail=f"stage {previous}->{target}")
     return stage(target)
 
 
-async def record_gp_acceptance(db: AsyncSession, ctx: AuditContext, patient: Patient, accepted: date) -> None:
+async def record_gp_acceptance(db: AsyncSession, ctx: AuditContext, patient: Patient, accepted: date) -> bool:
+    """False: another change was stored since `patient` was read (the caller shows the conflict)."""
+    if not await _claim(db, patient, patient.version):
+        return False
     patient.gp_accepted_on = accepted
     patient.gp_accepted_recorded_by = ctx.account_id
-    patient.version += 1
     await db.flush()
     await record(db, ctx, "patient.gp_acceptance_recorded", patient_ids=[patient.id])
+    return True
 
 
 async def record_gp_acceptance_from_invitation(db: AsyncSession, ctx: AuditContext, patient: Patient,
@@ -195,7 +222,9 @@ async def record_gp_acceptance_from_invitation(db: AsyncSession, ctx: AuditConte
 
     `accepted_on` set: the GP accepted (`recorded_by` None through the link, or the clinician who took
     the answer by phone). `accepted_on` None: an acceptance given through that invitation is withdrawn.
+    The patient row is locked and re-read first, so the version bump cannot be lost to a concurrent change.
     """
+    await db.refresh(patient, ["version", "gp_accepted_on", "gp_accepted_recorded_by"], with_for_update=True)
     patient.gp_accepted_on = accepted_on
     patient.gp_accepted_recorded_by = recorded_by if accepted_on else None
     patient.version += 1
