@@ -61,6 +61,7 @@ async def text_versions(db: AsyncSession) -> list[ResearchText]:
 
 
 async def text_version(db: AsyncSession, version: int | None) -> ResearchText | None:
+    await current_text(db)  # version 1 exists once anything refers to it
     return await db.scalar(select(ResearchText).where(ResearchText.version == version))
 
 
