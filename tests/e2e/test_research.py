@@ -63,7 +63,7 @@ def test_clinic_marks_held_patient_says_yes_researcher_exports_patient_withdraws
     patient.page.get_by_role("link", name="Les forespørselen og svar").click()
     patient.check_a11y()
     expect(patient.page.locator("[data-information]")).to_contain_text("45 minutter")
-    patient.page.get_by_label("Ja, jeg vil være med").check()
+    patient.page.get_by_label("Ja, jeg blir med").check()
     patient.page.get_by_label("På telefon").check()
     patient.page.get_by_label("Hvis ja: når passer det?").fill("Hverdager etter kl. 15, gjerne tirsdag")
     patient.page.get_by_role("button", name="Send svaret").click()
