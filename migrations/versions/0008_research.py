@@ -1,4 +1,5 @@
-"""research interviews: meetings held (held_at, held_by), information text versions, request history
+"""research interviews: meetings held (held_at, held_by), private notifications, information text versions,
+request history
 
 Revision ID: 0008
 Revises: 0004
@@ -19,6 +20,9 @@ def upgrade() -> None:
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('held_at', server.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('held_by', sa.Integer(), nullable=True))
+
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('private', sa.Boolean(), nullable=False, server_default=sa.false()))
 
     op.create_table('research_texts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -58,6 +62,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_research_events_at'))
     op.drop_table('research_events')
     op.drop_table('research_texts')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_column('private')
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.drop_column('held_by')
         batch_op.drop_column('held_at')

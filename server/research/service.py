@@ -87,7 +87,7 @@ async def mark_held(db: AsyncSession, ctx: AuditContext, meeting: Meeting) -> bo
     text = await current_text(db)
     db.add(ResearchEvent(patient_id=meeting.patient_id, meeting_id=meeting.id, meeting_number=meeting.number,
                          kind="asked", text_version=text.version, by_account_id=ctx.account_id))
-    await notify(db, meeting.patient_id, MSG_REQUEST, link="/research")
+    await notify(db, meeting.patient_id, MSG_REQUEST, link="/research", private=True)
     # Push hook: once the push helper's sender exists, send the same discreet MSG_REQUEST here
     # (never the meeting or the word "research" on a lock screen).
     await record(db, ctx, "meeting.held", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")

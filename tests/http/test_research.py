@@ -183,3 +183,18 @@ def test_only_the_patient_themself_may_answer_never_a_relative_acting_for_them()
     assert not can(relative, RESEARCH_ANSWER, 7)
     for role in ("relative", "clinician", "admin", "researcher"):
         assert not can(Actor(account_id=3, role=role, patient_id=7), RESEARCH_ANSWER, 7)
+
+
+async def test_the_request_in_the_inbox_is_private_to_the_patient_themself(world, client, db):
+    from server.audit.service import AuditContext
+    from server.notify import service as notify_service
+
+    patient, account = await world.patient("Anne A")
+    await held_meeting(world, db, patient, await world.staff())
+    ctx = AuditContext(None, "system")
+    # What a relative reading the inbox for the patient gets (issue 9 passes include_private=False for them).
+    assert await notify_service.inbox(db, ctx, patient.id, include_private=False) == []
+    assert len(await notify_service.inbox(db, ctx, patient.id)) == 1
+    await db.commit()
+    await world.login_as(account)
+    assert "/research" in (await client.get("/inbox")).text
