@@ -198,3 +198,20 @@ async def test_the_request_in_the_inbox_is_private_to_the_patient_themself(world
     await db.commit()
     await world.login_as(account)
     assert "/research" in (await client.get("/inbox")).text
+
+
+async def test_an_admin_creates_a_researcher_whose_code_needs_a_second_admin(world, client, db):
+    from server.access.models import Account, EnrollmentCode
+
+    await world.login_as(await world.staff("admin", "Arne"))
+    created = await post_form(client, "/admin/accounts", {"name": "Rita Researcher", "role": "researcher"},
+                              token_from="/admin/accounts")
+    assert created.status_code == 200
+    account = await db.scalar(select(Account).where(Account.display_name == "Rita Researcher"))
+    await db.commit()
+    assert account.role == "researcher"
+    code = await db.scalar(select(EnrollmentCode).where(EnrollmentCode.account_id == account.id))
+    await db.commit()
+    assert code.needs_approval and code.approved_by is None
+    page = await client.get("/admin/accounts")
+    assert "Rita Researcher" in page.text and "Researcher" in page.text
