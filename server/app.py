@@ -32,6 +32,8 @@ from server.pages import account, admin, clinic_patient, home, site, worklist
 from server.pathway import routes as pathway_routes
 from server.plan import clinic_routes as plan_clinic_routes
 from server.plan import patient_routes as plan_patient_routes
+from server.research import patient_routes as research_patient_routes
+from server.research import staff_routes as research_staff_routes
 from server.security import security_headers
 from server.settings import Settings
 from server.static_assets import StaticManifest
@@ -135,7 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[*site.ROUTES, *account.ROUTES, *admin.ROUTES, *home.ROUTES, *pathway_routes.ROUTES,
                         *clinic_patient.ROUTES, *wishes_routes.ROUTES, *schedule_routes.ROUTES,
                         *invitation_routes.ROUTES, *worklist.ROUTES, *plan_clinic_routes.ROUTES,
-                        *plan_patient_routes.ROUTES, *notify_routes.ROUTES],
+                        *plan_patient_routes.ROUTES, *notify_routes.ROUTES,
+                        *research_patient_routes.ROUTES, *research_staff_routes.ROUTES],
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         on_startup=[startup],
         on_shutdown=[shutdown],

@@ -8,3 +8,4 @@ def import_all() -> None:
     import server.notify.models  # noqa: F401
     import server.pathway.models  # noqa: F401
     import server.plan.models  # noqa: F401
+    import server.research.models  # noqa: F401

@@ -1,4 +1,4 @@
-"""Demo data for `make run`: a patient at stage 4, a clinician, an admin, and a list of patients."""
+"""Demo data for `make run`: a patient at stage 4, a clinician, an admin, a researcher, and a list of patients."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from server.settings import Settings
 DEMO_PATIENT = "Kari Nordmann"
 DEMO_CLINICIAN = "Lege Lise Lund"
 DEMO_ADMIN = "Admin Arne"
+DEMO_RESEARCHER = "Forsker Frida"
 FIRST = ["Ola", "Ingrid", "Per", "Sara", "Jonas", "Nora", "Emil", "Maja", "Lars", "Ida", "Aksel", "Sofie"]
 LAST = ["Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Berg", "Haugen", "Bakken"]
 
@@ -61,8 +62,10 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> list[tuple[str, str
     patient_account = await _account(db, "patient", DEMO_PATIENT, patient.id)
     clinician = await _account(db, "clinician", DEMO_CLINICIAN)
     admin = await _account(db, "admin", DEMO_ADMIN)
+    researcher = await _account(db, "researcher", DEMO_RESEARCHER)
     out = []
-    for label, account in (("patient", patient_account), ("clinician", clinician), ("admin", admin)):
+    for label, account in (("patient", patient_account), ("clinician", clinician), ("admin", admin),
+                           ("researcher", researcher)):
         code = await codes.issue(db, settings.secret_key, account.id, None, settings.enrollment_code_days)
         out.append((label, account.display_name, code))
     return out

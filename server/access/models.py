@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
 
-ROLES = ("patient", "clinician", "admin")
+ROLES = ("patient", "clinician", "admin", "researcher")
 
 
 class Account(Base):

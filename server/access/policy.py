@@ -13,7 +13,8 @@ AUTHENTICATED = "authenticated"  # any logged-in account
 PATIENT = "patient"
 CLINICIAN = "clinician"
 ADMIN = "admin"
-ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN})
+RESEARCHER = "researcher"
+ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN, RESEARCHER})
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,14 @@ MANAGE_INVITATIONS = "meeting.manage_invitations"
 VIEW_PLAN = "plan.view"
 EDIT_PLAN = "plan.edit"  # clinicians: draft, publish, evaluate
 UPDATE_OWN_MEASURES = "plan.update_own_measures"  # the patient: status and notes on their own measures
+MARK_MEETING_HELD = "meeting.mark_held"  # the clinic; sends the patient the research request
+RESEARCH_ANSWER = "research.answer"  # the patient themself: see, answer, withdraw (never a relative)
+EDIT_RESEARCH_TEXT = "research.edit_text"  # admins: the information text, never the answers
+RESEARCH_PARTICIPANTS = "research.participants"  # researchers: the patients with an active yes
 
 _CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE,
-                      REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS, VIEW_PLAN, EDIT_PLAN}
+                      REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS, VIEW_PLAN, EDIT_PLAN,
+                      MARK_MEETING_HELD}
 _PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING, VIEW_PLAN, UPDATE_OWN_MEASURES}
 
 
@@ -86,7 +92,20 @@ def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
         return action in _CLINICIAN_ACTIONS
     if actor.role == "admin":
         # Admins manage staff accounts; they do not see health data.
-        return action == MANAGE_STAFF
+        return action in (MANAGE_STAFF, EDIT_RESEARCH_TEXT)
+    if actor.role == "researcher":
+        return action == RESEARCH_PARTICIPANTS
+    if action == RESEARCH_ANSWER:
+        return is_patient_themself(actor) and patient_id is not None and patient_id == actor.patient_id
     if actor.role == "patient":
         return action in _PATIENT_OWN_ACTIONS and patient_id is not None and patient_id == actor.patient_id
     return False
+
+
+def is_patient_themself(actor: Actor) -> bool:
+    """The patient on their own behalf: never a relative acting for them, whatever their scopes.
+
+    A relative's actor carries the patient's id and delegated `scopes` (issue 9); research is the
+    patient's own, so any actor with scopes (or another role) is refused.
+    """
+    return actor.is_authenticated and actor.role == "patient" and actor.patient_id is not None and not actor.scopes

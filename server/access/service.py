@@ -16,7 +16,7 @@ from server.access.models import Account, Credential, EnrollmentCode, UserSessio
 from server.audit.service import AuditContext, record
 from server.settings import Settings
 
-STAFF_ROLES = ("clinician", "admin")
+STAFF_ROLES = ("clinician", "admin", "researcher")
 
 
 async def create_account(db: AsyncSession, role: str, display_name: str, patient_id: int | None = None) -> Account:

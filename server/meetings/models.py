@@ -53,6 +53,9 @@ class Meeting(Base):
     status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | cancelled
     late_reason: Mapped[str] = mapped_column(Text, default="")  # SHM 2 later than 26 weeks after SHM 1
     clinic_note: Mapped[str] = mapped_column(Text, default="")  # to the patient, about the final list
+    # Marked by the clinic once the meeting has taken place (this sends the research request).
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    held_by: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

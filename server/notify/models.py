@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 
 from server.db import Base, UTCDateTime, utcnow
 
@@ -20,3 +21,5 @@ class Notification(Base):
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     link: Mapped[str] = mapped_column(String(200), default="")
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For the patient themself only (research requests): never shown to a relative acting for them.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())

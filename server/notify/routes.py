@@ -6,7 +6,7 @@ from litestar import Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
-from server.access.policy import PATIENT, VIEW_MEETING, policy
+from server.access.policy import PATIENT, VIEW_MEETING, is_patient_themself, policy
 from server.i18n import N_
 from server.notify import service
 from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
@@ -16,7 +16,8 @@ from server.web import actor, audit_ctx, flash, gettext, locale, redirect, rende
 async def inbox(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), VIEW_MEETING)
     lang = locale(request)
-    rows = await service.inbox(db, audit_ctx(request), patient_id)
+    rows = await service.inbox(db, audit_ctx(request), patient_id,
+                               include_private=is_patient_themself(actor(request)))  # research: never a relative
     items = [{"note": note, "text": service.notification_text(note.message, note.params, lang,
                                                              lambda m: gettext(request, m))} for note in rows]
     return render(request, "notify/inbox.html", {"items": items, "unread": sum(1 for n in rows if not n.read_at)})

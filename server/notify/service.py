@@ -15,16 +15,25 @@ from server.db import utcnow
 from server.notify.models import Notification
 
 
-async def notify(db: AsyncSession, patient_id: int, message: str, link: str = "", **params: str) -> None:
-    """Queue a message (a msgid) for the patient's inbox. No health details beyond what they need."""
-    db.add(Notification(patient_id=patient_id, message=message, params=params, link=link))
+async def notify(db: AsyncSession, patient_id: int, message: str, link: str = "", *, private: bool = False,
+                 **params: str) -> None:
+    """Queue a message (a msgid) for the patient's inbox. No health details beyond what they need.
+
+    `private`: for the patient themself only (a research request); a relative reading the inbox for
+    them never sees it (see `inbox(..., include_private=...)`).
+    """
+    db.add(Notification(patient_id=patient_id, message=message, params=params, link=link, private=private))
     await db.flush()
 
 
-async def inbox(db: AsyncSession, ctx: AuditContext, patient_id: int, limit: int = 50) -> list[Notification]:
-    """The patient's latest messages, newest first (an audited read)."""
-    rows = list((await db.scalars(select(Notification).where(Notification.patient_id == patient_id)
-                                  .order_by(Notification.created_at.desc(), Notification.id.desc())
+async def inbox(db: AsyncSession, ctx: AuditContext, patient_id: int, limit: int = 50,
+                include_private: bool = True) -> list[Notification]:
+    """The patient's latest messages, newest first (an audited read). `include_private`: only for the
+    patient themself, never for a relative acting for them."""
+    query = select(Notification).where(Notification.patient_id == patient_id)
+    if not include_private:
+        query = query.where(Notification.private.is_(False))
+    rows = list((await db.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc())
                                   .limit(limit))).all())
     await record(db, ctx, "inbox.viewed", patient_ids=[patient_id])
     return rows

@@ -9,7 +9,7 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from server.access import codes
-from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, PUBLIC
+from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, PUBLIC, RESEARCHER
 from server.access.service import create_account
 from server.app import create_app
 from server.db import utcnow
@@ -20,7 +20,7 @@ from tests.conftest import SECRET
 from tests.e2e.test_walking_skeleton import login_cookie
 
 pytestmark = pytest.mark.e2e
-NOT_PAGES = ("/static/", "/manifest.webmanifest", "/healthz", ".ics")
+NOT_PAGES = ("/static/", "/manifest.webmanifest", "/healthz", ".ics", ".csv")
 
 
 def get_pages() -> list[tuple[str, str]]:
@@ -47,7 +47,8 @@ def build_world(server):
         await db.flush()
         ids = {"patient": (await create_account(db, "patient", "Kari Nordmann", patient.id)).id,
                "clinician": (await create_account(db, "clinician", "Lege Lise Lund")).id,
-               "admin": (await create_account(db, "admin", "Admin Arne")).id, "patient_id": patient.id}
+               "admin": (await create_account(db, "admin", "Admin Arne")).id, "patient_id": patient.id,
+               "researcher": (await create_account(db, "researcher", "Forsker Frida")).id}
         # A staff code waiting for approval, so that the admin page shows its approval table.
         other_admin = await create_account(db, "admin", "Admin Berit")
         await codes.issue(db, SECRET, ids["clinician"], other_admin.id, 14, needs_approval=True)
@@ -62,7 +63,7 @@ def build_world(server):
                                                 invitation=invitation)])
         gp = meeting.participants[0]
         ids |= {"meeting": meeting.id, "participant": gp.id, "token": make_token(SECRET, invitation),
-                "uid": await _plan(db, patient.id)}
+                "uid": await _plan(db, patient.id)} | await _research(db, patient.id)
         return ids
 
     return server.run(work)
@@ -79,8 +80,27 @@ async def _plan(db, patient_id: int) -> str:
     return "m-0123456789ab"
 
 
+async def _research(db, patient_id: int) -> dict:
+    """Two held meetings: one request answered yes (a receipt, an active yes), one still open (the form)."""
+    from server.research.models import ResearchEvent
+
+    answered = await factories.meeting(db, patient_id, number=2, starts_at=utcnow() - timedelta(days=1),
+                                       held_at=utcnow())
+    open_one = await factories.meeting(db, patient_id, number=2, starts_at=utcnow() - timedelta(hours=1),
+                                       held_at=utcnow())
+    yes = ResearchEvent(patient_id=patient_id, meeting_id=answered.id, meeting_number=2, kind="yes", text_version=1,
+                        contact_method="phone", contact_when="Etter kl. 15")
+    db.add_all([ResearchEvent(patient_id=patient_id, meeting_id=m.id, meeting_number=2, kind="asked", text_version=1)
+                for m in (answered, open_one)] + [yes])
+    await db.commit()
+    return {"research_meeting": open_one.id, "research_event": yes.id}
+
+
 def fill(path: str, ids: dict) -> str:
+    if path.startswith("/research/meetings/"):
+        return path.replace("{meeting_id:int}", str(ids["research_meeting"]))
     return (path.replace("{patient_id:int}", str(ids["patient_id"]))
+            .replace("{event_id:int}", str(ids["research_event"]))
             .replace("{meeting_id:int}", str(ids["meeting"]))
             .replace("{participant_id:int}", str(ids["participant"]))
             .replace("{account_id:int}", str(ids["clinician"]))
@@ -93,7 +113,8 @@ def fill(path: str, ids: dict) -> str:
 def test_every_page_passes_axe(phone, live_server):
     ids = build_world(live_server)
     devices = {PUBLIC: phone()}
-    for policy_name, role in ((PATIENT, "patient"), (CLINICIAN, "clinician"), (ADMIN, "admin")):
+    for policy_name, role in ((PATIENT, "patient"), (CLINICIAN, "clinician"), (ADMIN, "admin"),
+                              (RESEARCHER, "researcher")):
         devices[policy_name] = phone()
         login_cookie(devices[policy_name], live_server, ids[role])
     devices[AUTHENTICATED] = devices[PATIENT]

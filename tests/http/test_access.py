@@ -40,11 +40,12 @@ def test_no_schema_or_docs_pages_are_exposed():
     assert not any(p.startswith("/schema") or "openapi" in p for p in paths)
 
 
-ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin"]
+ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin", "researcher"]
 ROLE_OF = {"anonymous": "anonymous", "patient_a": "patient", "patient_b": "patient",
-           "clinician": "clinician", "admin": "admin"}
+           "clinician": "clinician", "admin": "admin", "researcher": "researcher"}
 # Routes whose path parameter names an object that belongs to patient A.
-OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/")
+OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/",
+                      "/research/meetings/", "/research/receipts/")
 
 
 async def meeting_of(db, patient_id: int):
@@ -60,6 +61,22 @@ async def meeting_of(db, patient_id: int):
         factories.participant("gp", "Dr. Bø", contact="bo@legekontor.no", invitation=invitation)])
     await factories.plan(db, patient_id, PLAN, draft=PLAN)
     return meeting.id, meeting.participants[0].id, make_token(SECRET, invitation)
+
+
+async def research_yes_of(db, patient_id: int) -> int:
+    """Patient A said yes to a research interview after a held SHM 2: the id of that answer (a receipt)."""
+    from server.db import utcnow
+    from server.research.models import ResearchEvent
+
+    meeting = await factories.meeting(db, patient_id, number=2, held_at=utcnow())
+    db.add(ResearchEvent(patient_id=patient_id, meeting_id=meeting.id, meeting_number=2, kind="asked", text_version=1))
+    answer = ResearchEvent(patient_id=patient_id, meeting_id=meeting.id, meeting_number=2, kind="yes", text_version=1,
+                           contact_method="phone")
+    db.add(answer)
+    await db.commit()
+    answer_id = answer.id
+    await db.commit()
+    return answer_id
 
 
 async def pending_code_for(db, account_id: int) -> int:
@@ -88,8 +105,11 @@ async def test_access_matrix(world, client, db, path, method):
     _, account_b = await world.patient("Bjørn B")
     clinician = await world.staff("clinician", "Cecilie Clinician")
     admin = await world.staff("admin", "Arne Admin")
-    accounts = {"patient_a": account_a, "patient_b": account_b, "clinician": clinician, "admin": admin}
+    researcher = await world.staff("researcher", "Rita Researcher")
+    accounts = {"patient_a": account_a, "patient_b": account_b, "clinician": clinician, "admin": admin,
+                "researcher": researcher}
     meeting_a, participant_a, token_a = await meeting_of(db, patient_a.id)
+    research_answer_a = await research_yes_of(db, patient_a.id)
     pending_code = await pending_code_for(db, clinician.id)
     handler = next(h for p, m, h in HANDLERS if p == path and m == method)
     policy_name = handler.opt["policy"]
@@ -116,6 +136,7 @@ async def test_access_matrix(world, client, db, path, method):
                    .replace("{code_id:int}", str(pending_code))
                    .replace("{meeting_id:int}", str(meeting_a))
                    .replace("{participant_id:int}", str(participant_a))
+                   .replace("{event_id:int}", str(research_answer_a))
                    .replace("{token:str}", token_a)
                    .replace("{key:str}", "place")
                    .replace("{uid:str}", "m-a0b1c2d3e4f5")
@@ -139,7 +160,7 @@ async def test_access_matrix(world, client, db, path, method):
                     assert response.headers["location"].startswith("/login"), label
             else:
                 assert status == 403, label
-        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential_id|session_id|meeting_id|uid)", path):
+        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential_id|session_id|meeting_id|uid|event_id)", path):
             assert status == 404, f"another patient's object must be a 404: {label}"
         else:
             assert status not in (401, 403), label

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from server.access.params import query_int
-from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT
+from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, RESEARCHER
 from tests.conftest import csrf_token
 from tests.http.test_access import HANDLERS, PLAN
 
@@ -19,7 +19,8 @@ async def _login(world, policy_name: str):
     if policy_name in (PATIENT, AUTHENTICATED):
         patient, account = await world.patient("Anne A")
     else:
-        account = await world.staff("admin" if policy_name == ADMIN else "clinician", "Staff")
+        role = {ADMIN: "admin", RESEARCHER: "researcher"}.get(policy_name, "clinician")
+        account = await world.staff(role, "Staff")
         patient = None
     await world.login_as(account)
     return patient
@@ -31,7 +32,7 @@ async def test_an_id_beyond_the_database_is_a_404(client, world, path, method, p
     for number in HUGE:
         url = (path.replace("{token:str}", "x").replace("{key:str}", "place").replace("{uid:str}", "m-0"))
         for name in ("patient_id", "meeting_id", "participant_id", "account_id", "credential_id", "session_id",
-                     "code_id"):
+                     "code_id", "event_id"):
             url = url.replace(f"{{{name}:int}}", number)
         if method == "GET":
             response = await client.get(url, follow_redirects=False)
