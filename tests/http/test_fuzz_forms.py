@@ -22,7 +22,7 @@ import server
 from server.forms import Form
 from server.i18n import today_oslo
 from tests.conftest import csrf_token
-from tests.http.test_access import HANDLERS, meeting_of, pending_code_for
+from tests.http.test_access import HANDLERS, fill_path, meeting_of, pending_code_for, research_yes_of
 
 EXAMPLES_PER_ROUTE = 16
 
@@ -50,7 +50,7 @@ def _field_names() -> list[str]:
 FIELDS = _field_names()
 POST_ROUTES = [(path, handler) for path, method, handler in HANDLERS if method == "POST"]
 ROLE_ACCOUNT = {"patient": "patient", "authenticated": "patient", "clinician": "clinician", "admin": "admin",
-                "public": None}
+                "researcher": "researcher", "public": None}
 
 # Text with anything a keyboard, a paste or a crafted request can carry (no lone surrogates: they
 # cannot be encoded as UTF-8 by any client), numbers far outside every column's range, and dates.
@@ -122,19 +122,14 @@ async def test_arbitrary_input_never_gives_a_server_error(world, client, db, pat
     patient, patient_account = await world.patient("Anne A")
     clinician = await world.staff("clinician", "Cecilie Clinician")
     admin = await world.staff("admin", "Arne Admin")
-    accounts = {"patient": patient_account, "clinician": clinician, "admin": admin}
+    researcher = await world.staff("researcher", "Rita Researcher")
+    accounts = {"patient": patient_account, "clinician": clinician, "admin": admin, "researcher": researcher}
     meeting_id, participant_id, token = await meeting_of(db, patient.id)
     code_id = await pending_code_for(db, clinician.id)
-    url = (path.replace("{patient_id:int}", str(patient.id))
-               .replace("{credential_id:int}", "1")
-               .replace("{session_id:int}", "1")
-               .replace("{account_id:int}", str(clinician.id))
-               .replace("{code_id:int}", str(code_id))
-               .replace("{meeting_id:int}", str(meeting_id))
-               .replace("{participant_id:int}", str(participant_id))
-               .replace("{token:str}", token)
-               .replace("{key:str}", "place")
-               .replace("{uid:str}", "m-a0b1c2d3e4f5"))
+    event_id = await research_yes_of(db, patient.id)
+    url = fill_path(path, patient_id=patient.id, credential_id=1, session_id=1, account_id=clinician.id,
+                    code_id=code_id, meeting_id=meeting_id, participant_id=participant_id, event_id=event_id,
+                    token=token)
     assert "{" not in url, f"fill in the path parameter of {path}"
     account = accounts.get(ROLE_ACCOUNT[handler.opt["policy"]])
 
