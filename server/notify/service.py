@@ -49,3 +49,14 @@ def notification_text(message: str, params: dict[str, Any], lang: str, translate
         return text % shown if shown else text
     except (KeyError, TypeError, ValueError):
         return text
+
+
+async def open_notification(db: AsyncSession, ctx: AuditContext, patient_id: int, notification_id: int) -> str | None:
+    """A message opened (from the inbox or a push notification): mark it read, return where it points."""
+    note = await db.get(Notification, notification_id)
+    if note is None or note.patient_id != patient_id:
+        return None
+    if note.read_at is None:
+        note.read_at = utcnow()
+    await record(db, ctx, "inbox.opened", patient_ids=[patient_id], detail=f"notification {notification_id}")
+    return note.link or "/inbox"
