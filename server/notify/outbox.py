@@ -24,11 +24,12 @@ BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), t
 
 
 async def enqueue(db: AsyncSession, *, recipient_id: int, patient_id: int | None, kind: str, subject: str,
-                  due_at: datetime, message: str, link: str = "", urgent: bool = False, **params: str) -> None:
+                  due_at: datetime, message: str, link: str = "", urgent: bool = False,
+                  notification_id: int | None = None, **params: str) -> None:
     """Add a reminder unless the same (recipient, kind, subject, due) is already there."""
     values = dict(recipient_id=recipient_id, patient_id=patient_id, kind=kind, subject=subject, due_at=due_at,
                   urgent=urgent, message=message, params=params, link=link, status="pending", attempts=0,
-                  claimed_by="", last_error="")
+                  claimed_by="", last_error="", notification_id=notification_id)
     dialect = db.bind.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await db.execute(insert(Reminder).values(**values).on_conflict_do_nothing(

@@ -15,10 +15,12 @@ from server.db import utcnow
 from server.notify.models import Notification
 
 
-async def notify(db: AsyncSession, patient_id: int, message: str, link: str = "", **params: str) -> None:
+async def notify(db: AsyncSession, patient_id: int, message: str, link: str = "", **params: str) -> Notification:
     """Queue a message (a msgid) for the patient's inbox. No health details beyond what they need."""
-    db.add(Notification(patient_id=patient_id, message=message, params=params, link=link))
+    note = Notification(patient_id=patient_id, message=message, params=params, link=link)
+    db.add(note)
     await db.flush()
+    return note
 
 
 async def inbox(db: AsyncSession, ctx: AuditContext, patient_id: int, limit: int = 50) -> list[Notification]:

@@ -12,10 +12,10 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.access.models import Account
@@ -53,10 +53,10 @@ def message_text(reminder: Reminder, detailed: bool, lang: str = DEFAULT_LOCALE)
     return push.DISCREET_TITLE, notification_text(reminder.message, reminder.params, lang, catalog.gettext)
 
 
-async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: int, lease: timedelta):
+async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: int, lease: timedelta, now):
     """Claim rows, file each in the patient's inbox once, and load devices and preferences."""
     async with sessionmaker() as db:
-        rows = await outbox.claim(db, worker, limit, lease)
+        rows = await outbox.claim(db, worker, limit, lease, now)
         if not rows:
             await db.commit()
             return [], {}, {}
@@ -81,13 +81,13 @@ async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: 
 
 
 async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *, limit: int = 200,
-                    lease: timedelta = outbox.LEASE, concurrency: int = 64) -> Stats:
+                    lease: timedelta = outbox.LEASE, concurrency: int = 64, now: datetime | None = None) -> Stats:
     """One round: returns what happened. `send(info, data, topic=, urgent=)` is push.send bound to a client."""
     stats = Stats()
-    rows, subscriptions, prefs = await _claim_and_file(sessionmaker, worker, limit, lease)
+    now = now or utcnow()
+    rows, subscriptions, prefs = await _claim_and_file(sessionmaker, worker, limit, lease, now)
     if not rows:
         return stats
-    now = utcnow()
     gate = asyncio.Semaphore(concurrency)
     deferred: dict[int, object] = {}
     results: dict[int, list[tuple[PushSubscription, push.Outcome]]] = {}
@@ -126,18 +126,23 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
                 stats.removed_subscriptions += len(gone)
             retry = [outcome for _, outcome in outcomes if outcome.kind == "retry"]
             if retry:
-                state = await outbox.retry_later(db, row, worker, retry[0].detail or "retry")
+                state = await outbox.retry_later(db, row, worker, retry[0].detail or "retry", now)
                 stats.failed += state == "failed"
                 stats.retried += state != "failed"
                 continue
-            if await outbox.mark_sent(db, row.id, worker):
+            if await outbox.mark_sent(db, row.id, worker, now):
                 stats.sent += 1
         await db.commit()
     return stats
 
 
+async def pending_count(sessionmaker: async_sessionmaker) -> int:
+    async with sessionmaker() as db:
+        return await db.scalar(select(func.count()).select_from(Reminder).where(Reminder.status == "pending")) or 0
+
+
 async def run_forever(sessionmaker: async_sessionmaker, vapid, subject: str, every: timedelta = POLL_EVERY,
-                      worker: str | None = None) -> None:
+                      worker: str | None = None, lease: timedelta = outbox.LEASE, until_done: bool = False) -> None:
     """The background task: one client session (connection reuse) for the worker's lifetime."""
     worker = worker or worker_name()
     connector = aiohttp.TCPConnector(limit=100)
@@ -150,10 +155,12 @@ async def run_forever(sessionmaker: async_sessionmaker, vapid, subject: str, eve
             if not busy:
                 await asyncio.sleep(every.total_seconds())
             try:
-                stats = await run_batch(sessionmaker, send, worker)
+                stats = await run_batch(sessionmaker, send, worker, lease=lease)
                 busy = bool(stats.sent or stats.retried or stats.failed)
                 if busy:
                     log.info("reminders: %s", stats)
+                elif until_done and not await pending_count(sessionmaker):
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - one failed round must not stop the worker
