@@ -27,6 +27,7 @@ from server.notify.service import notification_text
 
 log = logging.getLogger(__name__)
 POLL_EVERY = timedelta(seconds=5)
+LEASE_MARGIN = timedelta(seconds=1)  # stop sending a claimed row this long before its lease ends
 Send = Callable[..., Awaitable[push.Outcome]]
 
 
@@ -92,6 +93,9 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
     deferred: dict[int, object] = {}
     results: dict[int, list[tuple[PushSubscription, push.Outcome]]] = {}
 
+    lease_ends = now + lease - LEASE_MARGIN
+    expired: set[int] = set()
+
     async def deliver(row: Reminder) -> None:
         pref = prefs.get(row.recipient_id)
         if not row.urgent:
@@ -106,6 +110,9 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
         outcomes = []
         for sub in subscriptions.get(row.recipient_id, []):
             async with gate:
+                if utcnow() >= lease_ends:  # another worker may have it by now: leave it to them
+                    expired.add(row.id)
+                    return
                 outcome = await send(push.subscription_info(sub.endpoint, sub.p256dh, sub.auth), data,
                                      topic=topic, urgent=row.urgent)
             outcomes.append((sub, outcome))
@@ -114,6 +121,8 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
     await asyncio.gather(*(deliver(row) for row in rows))
     async with sessionmaker() as db:
         for row in rows:
+            if row.id in expired:
+                continue
             if row.id in deferred:
                 await outbox.defer(db, row, worker, deferred[row.id])
                 stats.deferred += 1
