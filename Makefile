@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint install install-test db-upgrade seed serve bench messages clean
+.PHONY: run test lint install install-test db-upgrade seed serve bench bench-push messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/patient_list.py
+
+## make bench-push: 10 000 reminders pushed to a local endpoint; msg/s and the share of the crypto ceiling
+bench-push: install-test
+	$(BIN)/python bench/push.py
 
 ## Refresh the translation template and catalogs after changing user-facing text
 messages: install

@@ -78,6 +78,17 @@ async def mark_sent(db: AsyncSession, reminder_id: int, worker: str, now: dateti
     return bool(result.rowcount)
 
 
+async def mark_all_sent(db: AsyncSession, reminder_ids: list[int], worker: str, now: datetime | None = None) -> int:
+    """mark_sent for many rows in one statement; returns how many this worker still held."""
+    if not reminder_ids:
+        return 0
+    result = await db.execute(update(Reminder).where(and_(
+        Reminder.id.in_(reminder_ids), Reminder.claimed_by == worker, Reminder.status == "pending"))
+        .values(status="sent", sent_at=now or utcnow(), lease_until=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 async def retry_later(db: AsyncSession, reminder: Reminder, worker: str, error: str,
                       now: datetime | None = None) -> str:
     """Back off after 429/5xx/timeouts; after MAX_ATTEMPTS give up and keep the reason."""

@@ -119,6 +119,7 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
         results[row.id] = outcomes
 
     await asyncio.gather(*(deliver(row) for row in rows))
+    done: list[int] = []
     async with sessionmaker() as db:
         for row in rows:
             if row.id in expired:
@@ -139,8 +140,8 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
                 stats.failed += state == "failed"
                 stats.retried += state != "failed"
                 continue
-            if await outbox.mark_sent(db, row.id, worker, now):
-                stats.sent += 1
+            done.append(row.id)
+        stats.sent = await outbox.mark_all_sent(db, done, worker, now)
         await db.commit()
     return stats
 
