@@ -30,7 +30,7 @@ async def _page(request: Request, db: AsyncSession, form: PreferencesForm | None
     form = form or PreferencesForm(locale=locale(request), initial={
         "quiet_start": prefs.quiet_start, "quiet_end": prefs.quiet_end,
         "text": "detailed" if prefs.detailed else "discreet"})
-    context = {"devices": await devices.devices(db, account_id), "form": form, "errors": form.error_map(),
+    context = {"devices": await devices.devices(db, account_id), "form": form, "errors": form.error_map,
                "public_key": request.app.state.vapid_public_key}
     return render(request, "notify/settings.html", context, status=status)
 

@@ -44,7 +44,8 @@ ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin"]
 ROLE_OF = {"anonymous": "anonymous", "patient_a": "patient", "patient_b": "patient",
            "clinician": "clinician", "admin": "admin"}
 # Routes whose path parameter names an object that belongs to patient A.
-OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/")
+OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/",
+                      "/settings/notifications/devices/", "/inbox/")
 
 
 async def meeting_of(db, patient_id: int):
@@ -72,6 +73,20 @@ async def pending_code_for(db, account_id: int) -> int:
     code_id = await db.scalar(select(EnrollmentCode.id).where(EnrollmentCode.needs_approval.is_(True)))
     await db.commit()
     return code_id
+
+
+async def device_and_message_of(db, account_id: int, patient_id: int, tag: str) -> tuple[int, int]:
+    """A push device of patient A's account and a message in A's inbox."""
+    from server.notify.models import Notification, PushSubscription
+
+    device = PushSubscription(account_id=account_id, endpoint=f"https://push.example/{tag}", p256dh="p" * 87,
+                              auth="a" * 22, label="Anne's phone")
+    note = Notification(patient_id=patient_id, message="Hello", params={}, link="/meeting")
+    db.add_all([device, note])
+    await db.commit()
+    ids = (device.id, note.id)
+    await db.commit()
+    return ids
 
 
 # Patient A's published plan with one measure of their own.
@@ -103,6 +118,7 @@ async def test_access_matrix(world, client, db, path, method):
         await db.commit()
         credential_id = await db.scalar(select(Credential.id).where(Credential.credential_id == f"cred-{actor_name}".encode()))
         await db.commit()
+        device_a, note_a = await device_and_message_of(db, account_a.id, patient_a.id, actor_name)
         session_a = await db.scalar(select(UserSession.id).where(UserSession.account_id == account_a.id).limit(1))
         await db.commit()
         if session_a is None:
@@ -119,7 +135,9 @@ async def test_access_matrix(world, client, db, path, method):
                    .replace("{token:str}", token_a)
                    .replace("{key:str}", "place")
                    .replace("{uid:str}", "m-a0b1c2d3e4f5")
-                   .replace("{path:path}", "/does-not-exist.css"))
+                   .replace("{path:path}", "/does-not-exist.css")
+                   .replace("{device_id:int}", str(device_a))
+                   .replace("{notification_id:int}", str(note_a)))
         assert "{" not in url, f"fill in the path parameter of {path}"
 
         if method == "GET":
@@ -139,7 +157,7 @@ async def test_access_matrix(world, client, db, path, method):
                     assert response.headers["location"].startswith("/login"), label
             else:
                 assert status == 403, label
-        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential_id|session_id|meeting_id|uid)", path):
+        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential_id|session_id|meeting_id|uid|device_id|notification_id)", path):
             assert status == 404, f"another patient's object must be a 404: {label}"
         else:
             assert status not in (401, 403), label
