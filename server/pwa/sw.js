@@ -75,20 +75,24 @@ self.addEventListener("push", (event) => {
   }));
 });
 
+// Open the page a notification is about: an open window on it is focused, else a window is navigated there.
+async function openPage(url) {
+  const target = new URL(url || "/", self.location.origin);
+  if (target.origin !== self.location.origin) return null;
+  const windows = await self.clients.matchAll({type: "window", includeUncontrolled: true});
+  for (const client of windows) {
+    if (client.url === target.href) return client.focus().catch(() => client);
+  }
+  if (windows.length) {
+    const client = await windows[0].navigate(target.href);
+    if (client) await client.focus().catch(() => null);
+    return client;
+  }
+  return self.clients.openWindow(target.href);
+}
+self.openPage = openPage;
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin);
-  if (target.origin !== self.location.origin) return;
-  event.waitUntil((async () => {
-    const windows = await self.clients.matchAll({type: "window", includeUncontrolled: true});
-    for (const client of windows) {
-      if (client.url === target.href) return client.focus();
-    }
-    if (windows.length) {
-      const client = windows[0];
-      await client.focus();
-      return client.navigate(target.href);
-    }
-    return self.clients.openWindow(target.href);
-  })());
+  event.waitUntil(openPage(event.notification.data && event.notification.data.url));
 });
