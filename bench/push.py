@@ -96,7 +96,8 @@ async def main() -> None:
         engine = make_engine(url)
         async with engine.begin() as conn:
             from sqlalchemy import text
-            await conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
         await engine.dispose()
     await asyncio.to_thread(db_upgrade, settings)
     port = free_port()
