@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint install install-test db-upgrade seed serve bench soak messages clean
+.PHONY: run test lint install install-test db-upgrade seed serve bench bench-push soak messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench: install-test
 ## make soak: sustained concurrent writes on PostgreSQL (SOAK_DATABASE_URL=postgresql://...); must end crash-free
 soak: install-test
 	$(BIN)/python bench/soak.py
+## make bench-push: 10 000 reminders pushed to a local endpoint; msg/s and the share of the crypto ceiling
+bench-push: install-test
+	$(BIN)/python bench/push.py
 
 ## Refresh the translation template and catalogs after changing user-facing text
 messages: install

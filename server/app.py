@@ -28,7 +28,8 @@ from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
 from server.meetings import invitation_routes, schedule_routes, wishes_routes
 from server.notify import routes as notify_routes
-from server.pages import account, admin, clinic_patient, home, site, worklist
+from server.notify import vapid, worker
+from server.pages import account, admin, clinic_patient, home, notifications, offline, site, worklist
 from server.pathway import routes as pathway_routes
 from server.plan import clinic_routes as plan_clinic_routes
 from server.plan import patient_routes as plan_patient_routes
@@ -123,12 +124,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.purge_task = asyncio.create_task(
             purge.purge_periodically(app.state.sessionmaker, settings, purge.PURGE_EVERY))
+        if settings.run_worker:  # the reminder worker; `samhandling worker` runs it on its own
+            app.state.worker_task = asyncio.create_task(
+                worker.run_forever(app.state.sessionmaker, app.state.vapid, settings.vapid_subject))
 
     async def shutdown(app: Litestar) -> None:
-        if "purge_task" in app.state:
-            app.state.purge_task.cancel()
-            with suppress(asyncio.CancelledError):
-                await app.state.purge_task
+        for task in ("purge_task", "worker_task"):
+            if task in app.state:
+                getattr(app.state, task).cancel()
+                with suppress(asyncio.CancelledError):
+                    await getattr(app.state, task)
         if "engine" in app.state:
             await app.state.engine.dispose()
 
@@ -137,8 +142,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[*site.ROUTES, *account.ROUTES, *admin.ROUTES, *home.ROUTES, *pathway_routes.ROUTES,
                         *clinic_patient.ROUTES, *wishes_routes.ROUTES, *schedule_routes.ROUTES,
                         *invitation_routes.ROUTES, *worklist.ROUTES, *plan_clinic_routes.ROUTES,
-                        *plan_patient_routes.ROUTES, *notify_routes.ROUTES,
-                        *research_patient_routes.ROUTES, *research_staff_routes.ROUTES],
+                        *plan_patient_routes.ROUTES, *notify_routes.ROUTES, *offline.ROUTES,
+                        *notifications.ROUTES, *research_patient_routes.ROUTES, *research_staff_routes.ROUTES],
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         on_startup=[startup],
         on_shutdown=[shutdown],
@@ -165,6 +170,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.static = manifest
+    app.state.vapid = vapid.load(settings)
+    app.state.vapid_public_key = vapid.public_key(app.state.vapid)
     # Before routing: the real client behind TRUSTED_PROXIES, and HEAD answered as GET.
     app.asgi_handler = edge_middleware(app.asgi_handler, settings.trusted_proxies)
     _declare_generated_options_handlers(app)

@@ -1,4 +1,4 @@
-"""samhandling db-upgrade | serve | seed-demo | create-admin NAME | audit-verify | purge
+"""samhandling db-upgrade | serve | seed-demo | create-admin NAME | audit-verify | purge | worker
 
 create-admin prints a code that works at once, without a second administrator's approval: the
 CLI is the operator with access to the server (and so to the database and SECRET_KEY), who
@@ -74,6 +74,28 @@ def purge(settings: Settings) -> dict[str, int]:
     return asyncio.run(_with_db(settings, lambda db: purge_expired(db, settings)))
 
 
+def worker(settings: Settings, poll: float, lease: float, until_done: bool) -> None:
+    """The reminder worker on its own (start the app with RUN_WORKER=false to run only these)."""
+    from datetime import timedelta
+
+    from server.db import make_engine, make_sessionmaker
+    from server.models import import_all
+    from server.notify import vapid
+    from server.notify.worker import run_forever
+
+    import_all()
+
+    async def work():
+        engine = make_engine(settings.database_url)
+        try:
+            await run_forever(make_sessionmaker(engine), vapid.load(settings), settings.vapid_subject,
+                              every=timedelta(seconds=poll), lease=timedelta(seconds=lease), until_done=until_done)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
+
+
 def worker_app():
     """The app in one `serve --workers N` worker process (uvicorn imports this; settings from the environment)."""
     import faulthandler
@@ -127,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("name")
     sub.add_parser("audit-verify", help="check the audit log's hash chain")
     sub.add_parser("purge", help="remove expired sessions, challenges, codes and rate-limit records")
+    worker_cmd = sub.add_parser("worker", help="send due reminders (push and inbox); runs until stopped")
+    worker_cmd.add_argument("--poll", type=float, default=5.0, help="seconds between rounds when idle")
+    worker_cmd.add_argument("--lease", type=float, default=60.0, help="seconds a claimed reminder is held")
+    worker_cmd.add_argument("--until-done", action="store_true", help="stop when no reminder is pending")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
 
@@ -147,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Administrator {args.name!r} created. One-time enrollment code: {code}")
     elif args.command == "audit-verify":
         return audit_verify(settings)
+    elif args.command == "worker":
+        worker(settings, args.poll, args.lease, args.until_done)
     elif args.command == "purge":
         counts = purge(settings)
         print("Removed " + ", ".join(f"{count} {kind}" for kind, count in counts.items()) + ".")

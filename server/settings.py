@@ -51,6 +51,11 @@ class Settings:
     sql_echo: bool = False
     # Proxies whose X-Forwarded-For/-Proto or Forwarded headers are believed (empty: none).
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Web Push: the VAPID private key (PEM or base64url); empty = generated into var/vapid_private.pem.
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:drift@samhandling.invalid"
+    # The reminder worker runs inside the app unless this is false (then run `samhandling worker`).
+    run_worker: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -70,6 +75,9 @@ class Settings:
             var_dir=var_dir,
             sql_echo=_bool(env.get("SQL_ECHO"), False),
             trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
+            vapid_private_key=env.get("VAPID_PRIVATE_KEY", ""),
+            vapid_subject=env.get("VAPID_SUBJECT") or "mailto:drift@samhandling.invalid",
+            run_worker=_bool(env.get("RUN_WORKER"), True),
         )
 
     @property

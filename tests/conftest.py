@@ -41,7 +41,7 @@ def database_url(request, db_template, tmp_path) -> str:
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
     return Settings(database_url=database_url, secret_key=SECRET, rp_id="testserver.local",
-                    origin=BASE_URL, var_dir=tmp_path)
+                    origin=BASE_URL, var_dir=tmp_path, run_worker=False)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from server.i18n import N_
 from server.meetings import answers, ics, invitations
 from server.meetings.models import AgendaSegment, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
 from server.meetings.schedule_forms import TOPIC_LABELS, MeetingPlan, Slot
+from server.notify import reminders
 from server.notify.service import notify
 from server.pathway.models import Patient
 
@@ -27,6 +28,7 @@ JOIN_OPENS_BEFORE = timedelta(minutes=15)
 MSG_SCHEDULED = N_("Your collaboration meeting %(number)s is planned for %(when)s.")
 MSG_RESCHEDULED = N_("Your collaboration meeting %(number)s was moved to %(when)s.")
 MSG_CANCELLED = N_("Your collaboration meeting %(number)s on %(when)s was cancelled.")
+DIGITAL_FORMATS = ("digital", "hybrid")  # the reminders say: test camera and microphone first
 
 
 def ends_at(meeting: Meeting) -> datetime:
@@ -111,6 +113,8 @@ async def schedule(db: AsyncSession, ctx: AuditContext, patient: Patient, number
     await db.flush()
     await notify(db, patient.id, MSG_SCHEDULED, link="/meeting", number=str(number),
                  when=plan.starts_at.isoformat())
+    await reminders.meeting_planned(db, patient_id=patient.id, meeting_id=meeting.id, number=number,
+                                    starts_at=plan.starts_at, digital=plan.format in DIGITAL_FORMATS)
     await record(db, ctx, "meeting.scheduled", patient_ids=[patient.id], detail=f"meeting {meeting.id}")
     return meeting
 
@@ -127,8 +131,13 @@ async def reschedule(db: AsyncSession, ctx: AuditContext, meeting: Meeting, star
     meeting.version += 1
     await db.flush()
     await invitations.refresh_expiry(db, meeting)  # links stay valid until the (new) end
-    await notify(db, meeting.patient_id, MSG_RESCHEDULED, link="/meeting", number=str(meeting.number),
-                 when=starts_at.isoformat())
+    note = await notify(db, meeting.patient_id, MSG_RESCHEDULED, link="/meeting", number=str(meeting.number),
+                        when=starts_at.isoformat())
+    await reminders.meeting_planned(db, patient_id=meeting.patient_id, meeting_id=meeting.id, number=meeting.number,
+                                    starts_at=starts_at, digital=meeting.format in DIGITAL_FORMATS)
+    await reminders.meeting_changed(db, patient_id=meeting.patient_id, meeting_id=meeting.id, notification_id=note.id,
+                                    message=MSG_RESCHEDULED, cancelled=False, number=str(meeting.number),
+                                    when=starts_at.isoformat())
     await record(db, ctx, "meeting.rescheduled", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")
 
 
@@ -138,8 +147,11 @@ async def cancel(db: AsyncSession, ctx: AuditContext, meeting: Meeting, reason: 
     meeting.status = "cancelled"
     meeting.version += 1
     await db.flush()
-    await notify(db, meeting.patient_id, MSG_CANCELLED, link="/meeting", number=str(meeting.number),
-                 when=meeting.starts_at.isoformat())
+    note = await notify(db, meeting.patient_id, MSG_CANCELLED, link="/meeting", number=str(meeting.number),
+                        when=meeting.starts_at.isoformat())
+    await reminders.meeting_changed(db, patient_id=meeting.patient_id, meeting_id=meeting.id, notification_id=note.id,
+                                    message=MSG_CANCELLED, cancelled=True, number=str(meeting.number),
+                                    when=meeting.starts_at.isoformat())
     await record(db, ctx, "meeting.cancelled", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")
 
 

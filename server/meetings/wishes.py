@@ -21,6 +21,7 @@ from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import N_
 from server.meetings.models import Meeting, MeetingWishes
+from server.notify import reminders
 from server.pathway.models import Patient
 
 MAX_SHORT = 200
@@ -148,6 +149,7 @@ async def submit(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> 
     wishes.submitted_at = utcnow()
     wishes.version += 1
     await db.flush()
+    await reminders.wishes_sent(db, patient_id=wishes.patient_id, number=wishes.meeting_number)
     await record(db, ctx, "meeting.wishes_submitted", patient_ids=[wishes.patient_id])
 
 

@@ -16,14 +16,16 @@ from server.notify.models import Notification
 
 
 async def notify(db: AsyncSession, patient_id: int, message: str, link: str = "", *, private: bool = False,
-                 **params: str) -> None:
+                 **params: str) -> Notification:
     """Queue a message (a msgid) for the patient's inbox. No health details beyond what they need.
 
     `private`: for the patient themself only (a research request); a relative reading the inbox for
     them never sees it (see `inbox(..., include_private=...)`).
     """
-    db.add(Notification(patient_id=patient_id, message=message, params=params, link=link, private=private))
+    note = Notification(patient_id=patient_id, message=message, params=params, link=link, private=private)
+    db.add(note)
     await db.flush()
+    return note
 
 
 async def inbox(db: AsyncSession, ctx: AuditContext, patient_id: int, limit: int = 50,
@@ -58,3 +60,14 @@ def notification_text(message: str, params: dict[str, Any], lang: str, translate
         return text % shown if shown else text
     except (KeyError, TypeError, ValueError):
         return text
+
+
+async def open_notification(db: AsyncSession, ctx: AuditContext, patient_id: int, notification_id: int) -> str | None:
+    """A message opened (from the inbox or a push notification): mark it read, return where it points."""
+    note = await db.get(Notification, notification_id)
+    if note is None or note.patient_id != patient_id:
+        return None
+    if note.read_at is None:
+        note.read_at = utcnow()
+    await record(db, ctx, "inbox.opened", patient_ids=[patient_id], detail=f"notification {notification_id}")
+    return note.link or "/inbox"

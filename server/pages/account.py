@@ -125,7 +125,10 @@ async def logout(request: Request, db: AsyncSession) -> Response:
     state = _state(request)
     await service.sign_out(db, audit_ctx(request), state.get("user_session"), actor(request).patient_id)
     state["user_session"], state["session_cookie"] = None, None
-    return redirect(request, "/login")
+    response = redirect(request, "/login")
+    # The HTTP cache goes; the worker's offline copy is removed by pwa.js on the next page (signed out).
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
 
 
 # --- Enrollment ---------------------------------------------------------------------------

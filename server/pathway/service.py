@@ -24,10 +24,13 @@ from server.audit.service import AuditContext, record
 from server.dates import parse_date
 from server.db import utcnow
 from server.i18n import OSLO, today_oslo
+from server.notify import reminders
 from server.pathway.forms import MAX_NAME, StageMoveForm
 from server.pathway.models import Patient, StageEvent
 from server.pathway.stages import STAGES, Deadline, Stage, next_deadline, stage
 from server.settings import Settings
+
+LAST_STAGE = STAGES[-1].number
 
 PER_PAGE = 25
 CLOSE_DAYS = 14
@@ -200,6 +203,10 @@ async def move_stage(db: AsyncSession, ctx: AuditContext, patient: Patient, form
     patient.stage_entered_at = utcnow()
     _refresh_deadline(patient)
     await db.flush()
+    if target == 4 and previous != 4:  # assessment: the patient should tell the clinic who should come
+        await reminders.wishes_needed(db, patient_id=patient.id)
+    if target == LAST_STAGE:  # leaving the pathway: no more reminders
+        await reminders.left_pathway(db, patient_id=patient.id)
     await record(db, ctx, "patient.stage_moved", patient_ids=[patient.id], detail=f"stage {previous}->{target}")
     return stage(target)
 

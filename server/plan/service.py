@@ -18,7 +18,7 @@ into the draft, so the next version starts from what was published.
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
 from sqlalchemy import func, select, update
@@ -33,6 +33,7 @@ from server.meetings.answers import Topics
 from server.meetings.answers import decode as decode_answers
 from server.meetings.models import Meeting, MeetingWishes
 from server.meetings.wishes import TOPICS
+from server.notify import reminders
 from server.notify.service import notify
 from server.pathway.service import load_patient
 from server.plan.forms import MAX_GOALS, new_uid
@@ -202,6 +203,18 @@ def merge_statuses(draft: dict, updates: list[MeasureUpdate], draft_saved_at: da
     return content
 
 
+def open_due_dates(content: dict) -> dict[str, date]:
+    """Measures with a date that are not done or ended: uid -> due date (for the reminders)."""
+    result = {}
+    for measure in content.get("measures", []):
+        if measure.get("due") and measure.get("status") not in ("done", "ended"):
+            try:
+                result[measure["uid"]] = date.fromisoformat(measure["due"])
+            except (KeyError, ValueError):
+                continue
+    return result
+
+
 async def publish(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, expected: int, label: str,
                   change_note: str) -> PlanVersion | None:
     """Publish the draft as the next version and tell the patient. None: the draft changed meanwhile."""
@@ -220,7 +233,9 @@ async def publish(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, expecte
     db.add(version)
     await db.flush()
     await db.refresh(plan, ["versions"])
-    await notify(db, plan.patient_id, MSG_PUBLISHED, link="/plan", number=str(number))
+    note = await notify(db, plan.patient_id, MSG_PUBLISHED, link="/plan", number=str(number))
+    await reminders.plan_published(db, patient_id=plan.patient_id, plan_id=plan.id, number=number,
+                                   notification_id=note.id, message=MSG_PUBLISHED, due_dates=open_due_dates(content))
     await record(db, ctx, "plan.published", patient_ids=[plan.patient_id], detail=f"plan {plan.id} version {number}")
     return version
 

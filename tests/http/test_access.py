@@ -45,7 +45,7 @@ ROLE_OF = {"anonymous": "anonymous", "patient_a": "patient", "patient_b": "patie
            "clinician": "clinician", "admin": "admin", "researcher": "researcher"}
 # Routes whose path parameter names an object that belongs to patient A.
 OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/",
-                      "/research/meetings/", "/research/receipts/")
+                      "/research/meetings/", "/research/receipts/", "/settings/notifications/devices/", "/inbox/")
 
 
 async def meeting_of(db, patient_id: int):
@@ -91,6 +91,20 @@ async def pending_code_for(db, account_id: int) -> int:
     return code_id
 
 
+async def device_and_message_of(db, account_id: int, patient_id: int, tag: str) -> tuple[int, int]:
+    """A push device of patient A's account and a message in A's inbox."""
+    from server.notify.models import Notification, PushSubscription
+
+    device = PushSubscription(account_id=account_id, endpoint=f"https://push.example/{tag}", p256dh="p" * 87,
+                              auth="a" * 22, label="Anne's phone")
+    note = Notification(patient_id=patient_id, message="Hello", params={}, link="/meeting")
+    db.add_all([device, note])
+    await db.commit()
+    ids = (device.id, note.id)
+    await db.commit()
+    return ids
+
+
 # Patient A's published plan with one measure of their own.
 PLAN = {"goals": [{"uid": "g-a0b1c2d3e4f5", "text": "Sove bedre"}],
         "measures": [{"uid": "m-a0b1c2d3e4f5", "title": "Gå tur", "description": "", "responsible": "patient",
@@ -129,6 +143,7 @@ async def test_access_matrix(world, client, db, path, method):
         await db.commit()
         credential_id = await db.scalar(select(Credential.id).where(Credential.credential_id == f"cred-{actor_name}".encode()))
         await db.commit()
+        device_a, note_a = await device_and_message_of(db, account_a.id, patient_a.id, actor_name)
         session_a = await db.scalar(select(UserSession.id).where(UserSession.account_id == account_a.id).limit(1))
         await db.commit()
         if session_a is None:
@@ -137,7 +152,8 @@ async def test_access_matrix(world, client, db, path, method):
             await db.commit()
         url = fill_path(path, patient_id=patient_a.id, credential_id=credential_id, session_id=session_a,
                         account_id=clinician.id, code_id=pending_code, meeting_id=meeting_a,
-                        participant_id=participant_a, event_id=research_answer_a, token=token_a)
+                        participant_id=participant_a, event_id=research_answer_a, token=token_a,
+                        device_id=device_a, notification_id=note_a)
         assert "{" not in url, f"fill in the path parameter of {path}"
 
         if method == "GET":
@@ -157,7 +173,7 @@ async def test_access_matrix(world, client, db, path, method):
                     assert response.headers["location"].startswith("/login"), label
             else:
                 assert status == 403, label
-        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential_id|session_id|meeting_id|uid|event_id)", path):
+        elif actor_name == "patient_b" and path.startswith(OWNED_BY_PATIENT_A) and re.search(r"\{(credential_id|session_id|meeting_id|uid|event_id|device_id|notification_id)", path):
             assert status == 404, f"another patient's object must be a 404: {label}"
         else:
             assert status not in (401, 403), label

@@ -22,7 +22,14 @@ import server
 from server.forms import Form
 from server.i18n import today_oslo
 from tests.conftest import csrf_token
-from tests.http.test_access import HANDLERS, fill_path, meeting_of, pending_code_for, research_yes_of
+from tests.http.test_access import (
+    HANDLERS,
+    device_and_message_of,
+    fill_path,
+    meeting_of,
+    pending_code_for,
+    research_yes_of,
+)
 
 EXAMPLES_PER_ROUTE = 16
 
@@ -127,9 +134,10 @@ async def test_arbitrary_input_never_gives_a_server_error(world, client, db, pat
     meeting_id, participant_id, token = await meeting_of(db, patient.id)
     code_id = await pending_code_for(db, clinician.id)
     event_id = await research_yes_of(db, patient.id)
+    device_id, notification_id = await device_and_message_of(db, patient_account.id, patient.id, "fuzz")
     url = fill_path(path, patient_id=patient.id, credential_id=1, session_id=1, account_id=clinician.id,
                     code_id=code_id, meeting_id=meeting_id, participant_id=participant_id, event_id=event_id,
-                    token=token)
+                    token=token, device_id=device_id, notification_id=notification_id)
     assert "{" not in url, f"fill in the path parameter of {path}"
     account = accounts.get(ROLE_ACCOUNT[handler.opt["policy"]])
 

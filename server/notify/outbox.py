@@ -1,0 +1,131 @@
+"""The reminder outbox: enqueue with an idempotency key, claim due rows atomically with a lease, finish.
+
+PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so any number of workers share the rows; SQLite
+serialises writers, so the same conditional UPDATE … RETURNING is atomic there. A claimed row carries
+a lease: if its worker dies, the row is due again when the lease ends (a resend the Topic replaces).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import utcnow
+from server.i18n import OSLO
+from server.notify.models import Reminder
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+
+
+async def enqueue(db: AsyncSession, *, recipient_id: int, patient_id: int | None, kind: str, subject: str,
+                  due_at: datetime, message: str, link: str = "", urgent: bool = False,
+                  notification_id: int | None = None, **params: str) -> None:
+    """Add a reminder unless the same (recipient, kind, subject, due) is already there."""
+    values = dict(recipient_id=recipient_id, patient_id=patient_id, kind=kind, subject=subject, due_at=due_at,
+                  urgent=urgent, message=message, params=params, link=link, status="pending", attempts=0,
+                  claimed_by="", last_error="", notification_id=notification_id)
+    dialect = db.bind.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await db.execute(insert(Reminder).values(**values).on_conflict_do_nothing(
+        index_elements=["recipient_id", "kind", "subject", "due_at"]))
+
+
+async def remove_pending(db: AsyncSession, subject: str, kinds: tuple[str, ...] | None = None) -> int:
+    """Drop the pending reminders about a subject (a meeting rescheduled or cancelled …)."""
+    query = delete(Reminder).where(Reminder.subject == subject, Reminder.status == "pending")
+    if kinds:
+        query = query.where(Reminder.kind.in_(kinds))
+    return (await db.execute(query)).rowcount or 0
+
+
+async def remove_for_patient(db: AsyncSession, patient_id: int) -> int:
+    """A patient who leaves the pathway gets no more reminders."""
+    return (await db.execute(delete(Reminder).where(Reminder.patient_id == patient_id,
+                                                    Reminder.status == "pending"))).rowcount or 0
+
+
+async def claim(db: AsyncSession, worker: str, limit: int = 100, lease: timedelta = LEASE,
+                now: datetime | None = None) -> list[Reminder]:
+    """Take up to `limit` due rows for this worker; the caller commits at once."""
+    now = now or utcnow()
+    due = (select(Reminder.id)
+           .where(Reminder.status == "pending", Reminder.due_at <= now,
+                  or_(Reminder.lease_until.is_(None), Reminder.lease_until < now))
+           .order_by(Reminder.due_at, Reminder.id).limit(limit))
+    if db.bind.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list((await db.scalars(
+        update(Reminder).where(Reminder.id.in_(due.scalar_subquery()))
+        .values(lease_until=now + lease, claimed_by=worker, attempts=Reminder.attempts + 1)
+        .returning(Reminder.id))).all())
+    if not ids:
+        return []
+    return list((await db.scalars(select(Reminder).where(Reminder.id.in_(ids))
+                                  .execution_options(populate_existing=True))).all())
+
+
+async def mark_sent(db: AsyncSession, reminder_id: int, worker: str, now: datetime | None = None) -> bool:
+    """Only the worker that still holds the row may finish it."""
+    result = await db.execute(update(Reminder).where(and_(
+        Reminder.id == reminder_id, Reminder.claimed_by == worker, Reminder.status == "pending"))
+        .values(status="sent", sent_at=now or utcnow(), lease_until=None))
+    return bool(result.rowcount)
+
+
+async def mark_all_sent(db: AsyncSession, reminder_ids: list[int], worker: str, now: datetime | None = None) -> int:
+    """mark_sent for many rows in one statement; returns how many this worker still held."""
+    if not reminder_ids:
+        return 0
+    result = await db.execute(update(Reminder).where(and_(
+        Reminder.id.in_(reminder_ids), Reminder.claimed_by == worker, Reminder.status == "pending"))
+        .values(status="sent", sent_at=now or utcnow(), lease_until=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+async def retry_later(db: AsyncSession, reminder: Reminder, worker: str, error: str,
+                      now: datetime | None = None) -> str:
+    """Back off after 429/5xx/timeouts; after MAX_ATTEMPTS give up and keep the reason."""
+    now = now or utcnow()
+    if reminder.attempts >= MAX_ATTEMPTS:
+        values = {"status": "failed", "lease_until": None, "last_error": error[:200]}
+    else:
+        wait = BACKOFF[min(reminder.attempts - 1, len(BACKOFF) - 1)]
+        values = {"lease_until": now + wait, "last_error": error[:200]}
+    await db.execute(update(Reminder).where(Reminder.id == reminder.id, Reminder.claimed_by == worker,
+                                            Reminder.status == "pending").values(**values))
+    return values.get("status", "pending")
+
+
+async def defer(db: AsyncSession, reminder: Reminder, worker: str, until: datetime) -> None:
+    """Quiet hours: wait until they end; the attempt does not count."""
+    await db.execute(update(Reminder).where(Reminder.id == reminder.id, Reminder.claimed_by == worker)
+                     .values(lease_until=until, attempts=Reminder.attempts - 1))
+
+
+def _clock(value: str) -> time:
+    hours, _, minutes = value.partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def quiet_until(now: datetime, start: str, end: str) -> datetime | None:
+    """If `now` is inside the quiet hours (Oslo wall clock, may cross midnight), when they end (UTC)."""
+    local = now.astimezone(OSLO)
+    begin, finish = _clock(start), _clock(end)
+    if begin == finish:
+        return None
+    clock = local.time().replace(tzinfo=None)
+    if begin < finish:
+        inside, ends_on = begin <= clock < finish, local.date()
+    else:
+        inside = clock >= begin or clock < finish
+        ends_on = local.date() + timedelta(days=1) if clock >= begin else local.date()
+    if not inside:
+        return None
+    return datetime.combine(ends_on, finish, tzinfo=OSLO).astimezone(now.tzinfo or OSLO)

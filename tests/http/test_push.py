@@ -1,0 +1,238 @@
+"""Push through a local push service: VAPID, aes128gcm, discreet text, gone devices, retries, quiet hours,
+the inbox, and the reminders' times across daylight saving."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+import pytest
+from sqlalchemy import select, update
+
+from server.db import make_engine, make_sessionmaker, utcnow
+from server.i18n import OSLO
+from server.notify import outbox, push, reminders, vapid
+from server.notify.models import Notification, PushPreferences, PushSubscription, Reminder
+from server.notify.worker import run_batch
+from tests.pushservice import PushService
+
+HEALTH_WORDS = ("smerte", "pain", "klinikk", "clinic", "møte", "meeting", "tiltak", "plan", "helse", "health")
+
+
+@pytest.fixture
+def service(settings):
+    running = PushService(vapid.public_key(vapid.load(settings))).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def deliver(settings):
+    """One worker round with a real aiohttp client against the local service."""
+    engine = make_engine(settings.database_url)
+    maker = make_sessionmaker(engine)
+    key = vapid.load(settings)
+    async with aiohttp.ClientSession() as http:
+        async def send(info, data, *, topic, urgent):
+            return await push.send(http, key, settings.vapid_subject, info, data, topic=topic, urgent=urgent,
+                                   timeout=5)
+
+        async def round_(now=None):
+            return await run_batch(maker, send, "test-worker", now=now)
+        yield round_
+    await engine.dispose()
+
+
+async def subscribe(db, service, account_id: int, name: str = "phone"):
+    device = service.device(name)
+    db.add(PushSubscription(account_id=account_id, endpoint=service.endpoint(device), p256dh=device.p256dh,
+                            auth=push_b64(device.auth), label=name))
+    await db.commit()
+    return device
+
+
+def push_b64(raw: bytes) -> str:
+    from tests.pushservice import b64
+    return b64(raw)
+
+
+async def meeting_reminder(db, account_id: int, patient_id: int, *, urgent=False, due=None, subject="meeting:1"):
+    await outbox.enqueue(db, recipient_id=account_id, patient_id=patient_id, kind="meeting_1d", subject=subject,
+                         due_at=due or utcnow() - timedelta(seconds=1), urgent=urgent, message=reminders.MSG_MEETING,
+                         link="/meeting", number="1", when="2027-03-15T09:00:00+00:00")
+    await db.commit()
+
+
+async def test_discreet_push_is_encrypted_signed_and_says_nothing_about_health(world, db, service, deliver, client,
+                                                                                settings):
+    patient, account = await world.patient("Kari Nordmann")
+    await subscribe(db, service, account.id)
+    await meeting_reminder(db, account.id, patient.id)
+
+    stats = await deliver()
+
+    assert stats.sent == 1 and len(service.received) == 1 and not service.refused
+    message = service.received[0]
+    body = message.json
+    assert body["title"] == "Samhandling" and body["body"] == "Du har en ny melding i Samhandling"
+    text = message.plaintext.decode().lower()
+    assert "kari" not in text and "nordmann" not in text
+    assert not any(word in text for word in HEALTH_WORDS)
+    # explicit TTL, urgency and a topic per reminder; a fresh claims set with aud and exp
+    assert int(message.headers["ttl"]) == push.TTL_SECONDS
+    assert message.headers["urgency"] == "normal"
+    assert message.headers["topic"] == push.topic_for("meeting_1d", "meeting:1")
+    assert message.claims["aud"] == f"http://127.0.0.1:{service.port}"
+    assert message.claims["sub"] == settings.vapid_subject and message.claims["exp"] > utcnow().timestamp()
+    # the same message is in the inbox, and the notification opens it (marking it read)
+    note_id, read_at = (await db.execute(select(Notification.id, Notification.read_at)
+                                         .where(Notification.patient_id == patient.id))).one()
+    await db.commit()
+    assert body["url"] == f"/inbox/{note_id}" and read_at is None
+    await world.login_as(account)
+    response = await client.get(body["url"], follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/meeting"
+    db.expire_all()
+    assert (await db.scalar(select(Notification.read_at).where(Notification.id == note_id))) is not None
+
+
+async def test_detailed_text_says_what_the_reminder_is_about(world, db, service, deliver):
+    patient, account = await world.patient()
+    await subscribe(db, service, account.id)
+    db.add(PushPreferences(account_id=account.id, quiet_start="00:00", quiet_end="00:00", detailed=True))
+    await meeting_reminder(db, account.id, patient.id)
+
+    await deliver()
+
+    assert service.received[0].json["body"].startswith("Påminnelse: samhandlingsmøte 1 er ")
+
+
+@pytest.mark.parametrize("status", [404, 410])
+async def test_a_gone_subscription_is_deleted(world, db, service, deliver, status):
+    patient, account = await world.patient()
+    device = await subscribe(db, service, account.id)
+    service.answers[device.path] = [status]
+    await meeting_reminder(db, account.id, patient.id)
+
+    stats = await deliver()
+
+    assert stats.removed_subscriptions == 1
+    assert await db.scalar(select(PushSubscription).where(PushSubscription.account_id == account.id)) is None
+    row = await db.scalar(select(Reminder))
+    assert row.status == "sent"  # the inbox has it; no device is left to try
+
+
+async def test_429_is_retried_and_then_delivered(world, db, service, deliver):
+    patient, account = await world.patient()
+    device = await subscribe(db, service, account.id)
+    service.answers[device.path] = [429]
+    await meeting_reminder(db, account.id, patient.id)
+
+    first = await deliver()
+    row = await db.scalar(select(Reminder))
+    await db.commit()
+    assert first.retried == 1 and row.status == "pending" and row.lease_until > utcnow()  # backing off
+    assert (await deliver()).sent == 0  # not before the backoff ends
+    second = await deliver(now=row.lease_until + timedelta(seconds=1))
+    assert second.sent == 1 and len(service.received) == 1
+
+
+async def test_500_is_retried_a_bounded_number_of_times_then_recorded(world, db, service, deliver):
+    patient, account = await world.patient()
+    device = await subscribe(db, service, account.id)
+    service.answers[device.path] = [500] * 20
+    await meeting_reminder(db, account.id, patient.id)
+
+    now = utcnow()
+    for _ in range(outbox.MAX_ATTEMPTS + 3):
+        await deliver(now=now)
+        now += timedelta(hours=2)
+
+    row = await db.scalar(select(Reminder))
+    assert row.status == "failed" and row.attempts == outbox.MAX_ATTEMPTS and row.last_error == "HTTP 500"
+    assert service.hits[device.path] == outbox.MAX_ATTEMPTS and not service.received
+
+
+async def test_quiet_hours_hold_back_a_reminder_but_not_an_urgent_change(world, db, service, deliver):
+    patient, account = await world.patient()
+    await subscribe(db, service, account.id)
+    # 22:30 Oslo on a winter evening: inside the default quiet hours 21:00-08:00
+    evening = datetime(2027, 1, 12, 22, 30, tzinfo=OSLO).astimezone(timezone.utc)
+    await meeting_reminder(db, account.id, patient.id, due=evening - timedelta(minutes=5))
+    await meeting_reminder(db, account.id, patient.id, urgent=True, due=evening - timedelta(minutes=5),
+                           subject="meeting:2")
+
+    stats = await deliver(now=evening)
+
+    assert stats.sent == 1 and stats.deferred == 1
+    assert [m.json["tag"] for m in service.received] == [push.topic_for("meeting_1d", "meeting:2")]
+    waiting = await db.scalar(select(Reminder).where(Reminder.subject == "meeting:1"))
+    await db.commit()
+    assert waiting.status == "pending"
+    assert waiting.lease_until == datetime(2027, 1, 13, 8, 0, tzinfo=OSLO).astimezone(timezone.utc)
+    later = await deliver(now=waiting.lease_until + timedelta(seconds=1))
+    assert later.sent == 1 and len(service.received) == 2
+
+
+def test_one_day_before_a_meeting_after_the_october_change_is_at_the_same_oslo_hour():
+    # Daylight saving ends on Sunday 25 October 2026; the meeting is on Monday 26 October at 10:00.
+    starts = datetime(2026, 10, 26, 10, 0, tzinfo=OSLO).astimezone(timezone.utc)
+    due = reminders.meeting_due_times(starts)
+    assert due["meeting_1d"].astimezone(OSLO).replace(tzinfo=None) == datetime(2026, 10, 25, 10, 0)
+    assert due["meeting_1d"] == datetime(2026, 10, 25, 9, 0, tzinfo=timezone.utc)  # CET, UTC+1
+    assert due["meeting_7d"] == datetime(2026, 10, 19, 8, 0, tzinfo=timezone.utc)  # CEST, UTC+2
+    assert due["meeting_2h"] == datetime(2026, 10, 26, 7, 0, tzinfo=timezone.utc)
+
+
+async def test_rescheduling_replaces_pending_reminders_and_cancelling_removes_them(world, db):
+    patient, account = await world.patient()
+    now = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
+    first = datetime(2026, 10, 26, 9, 0, tzinfo=timezone.utc)
+    moved = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    await reminders.meeting_planned(db, patient_id=patient.id, meeting_id=7, number=1, starts_at=first,
+                                    digital=True, now=now)
+    await reminders.meeting_planned(db, patient_id=patient.id, meeting_id=7, number=1, starts_at=first,
+                                    digital=True, now=now)  # idempotent
+    await db.commit()
+    rows = (await db.scalars(select(Reminder))).all()
+    assert len(rows) == 3 and all(r.link == "/meeting/check" for r in rows)
+    await db.commit()
+    await reminders.meeting_planned(db, patient_id=patient.id, meeting_id=7, number=1, starts_at=moved,
+                                    digital=False, now=now)
+    await db.commit()
+    due = sorted(r.due_at for r in (await db.scalars(select(Reminder))).all())
+    await db.commit()
+    assert due == sorted(reminders.meeting_due_times(moved).values())
+    await reminders.meeting_changed(db, patient_id=patient.id, meeting_id=7, notification_id=None,
+                                    message="x", cancelled=True)
+    await db.commit()
+    rows = (await db.scalars(select(Reminder))).all()
+    assert [(r.kind, r.urgent) for r in rows] == [("meeting_cancelled", True)]
+
+
+async def test_a_patient_who_leaves_the_pathway_gets_no_more_reminders(world, db):
+    patient, account = await world.patient()
+    await reminders.wishes_needed(db, patient_id=patient.id)
+    await db.commit()
+    assert len((await db.scalars(select(Reminder))).all()) == 2
+    await db.commit()
+    await reminders.left_pathway(db, patient_id=patient.id)
+    await db.commit()
+    assert (await db.scalars(select(Reminder))).all() == []
+
+
+async def test_an_expired_lease_is_claimed_again_by_another_worker(world, db):
+    patient, account = await world.patient()
+    await meeting_reminder(db, account.id, patient.id)
+    now = utcnow()
+    taken = await outbox.claim(db, "a", now=now)
+    await db.commit()
+    assert len(taken) == 1 and await outbox.claim(db, "b", now=now) == []
+    await db.commit()
+    again = await outbox.claim(db, "b", now=now + outbox.LEASE + timedelta(seconds=1))
+    await db.commit()
+    assert len(again) == 1
+    assert not await outbox.mark_sent(db, again[0].id, "a")  # the old holder can no longer finish it
+    assert await outbox.mark_sent(db, again[0].id, "b")
+    await db.execute(update(Reminder).values(status="sent"))
+    await db.commit()
