@@ -17,6 +17,7 @@ Timings on a shared machine are noisy; the ratios are the figures to compare. Ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -25,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx  # noqa: E402
 import jinja2  # noqa: E402
 from litestar import Request, Response, get  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
 
 from bench.fill import fill, reset_postgresql  # noqa: E402
 from bench.load import LoadResult, fixed_rate, serving  # noqa: E402
@@ -67,7 +68,7 @@ async def ceiling_ratios(settings: Settings, tokens: list[str]) -> dict[str, tup
     app = create_app(settings)
     app.register(ceiling)
     out = {}
-    async with AsyncTestClient(app=app, base_url="https://bench.local") as client:
+    async with in_process(app) as client:
         for page in PAGES:
             _captured.clear()
             jinja2.Template.render = _capturing_render
@@ -83,6 +84,20 @@ async def ceiling_ratios(settings: Settings, tokens: list[str]) -> dict[str, tup
     return out
 
 
+@contextlib.asynccontextmanager
+async def in_process(app):
+    """An httpx client calling the app in this thread and event loop (no test-client thread hand-off,
+    whose wake-ups would add the same constant to page and ceiling); the app's start-up and shut-down run."""
+    for hook in app.on_startup:
+        await hook(app)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bench.local") as client:
+            yield client
+    finally:
+        for hook in app.on_shutdown:
+            await hook(app)
+
+
 async def _cpu_per_request(client, requests: list[tuple[str, str | None]]) -> float:
     for path, token in requests[:10]:  # warm up
         await client.get(path, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"} if token else {})
@@ -96,7 +111,6 @@ async def _cpu_per_request(client, requests: list[tuple[str, str | None]]) -> fl
 async def csrf_pair(base: str, token: str) -> tuple[str, str]:
     import re
 
-    import httpx
     async with httpx.AsyncClient(base_url=base) as client:
         page = await client.get("/plan", headers={"cookie": f"{sessions.COOKIE_NAME}={token}"})
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
