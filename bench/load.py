@@ -88,11 +88,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(settings, workers: int, port: int | None = None):
+def serving(settings, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None):
     """`samhandling serve --workers N` on a free port; yields its base URL; stopped on exit."""
     port = port or _free_port()
     env = os.environ | {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key,
-                        "SAMHANDLING_VAR_DIR": str(settings.var_dir), "PUBLIC_ORIGIN": f"http://localhost:{port}"}
+                        "SAMHANDLING_VAR_DIR": str(settings.var_dir),
+                        "PUBLIC_ORIGIN": f"http://localhost:{port}"} | (env or {})
     process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
                                 "--workers", str(workers)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
