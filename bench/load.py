@@ -90,6 +90,13 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def serving(settings, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None):
     """`samhandling serve --workers N` on a free port; yields its base URL; stopped on exit."""
+    with server_process(settings, workers, port, env) as (_process, base):
+        yield base
+
+
+@contextlib.contextmanager
+def server_process(settings, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None):
+    """As `serving`, yielding (the process, its base URL): with one worker the process IS the server."""
     port = port or _free_port()
     env = os.environ | {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key,
                         "SAMHANDLING_VAR_DIR": str(settings.var_dir),
@@ -109,9 +116,10 @@ def serving(settings, workers: int = 1, port: int | None = None, env: dict[str, 
                 raise RuntimeError(process.stderr.read().decode()[-2000:])
             time.sleep(0.1)
         time.sleep(0.5 * workers)  # every worker up
-        yield base
+        yield process, base
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bench.load import serving
+from bench.load import server_process, serving
 from server.access.models import Credential
 from server.audit.models import AuditEvent
 from server.audit.service import verify_database
@@ -104,3 +104,30 @@ async def test_two_processes_on_postgresql_behave_as_one(database_url, settings,
     await db.commit()
     checked, broken = await verify_database(database_url)
     assert broken is None and checked == events > 30
+
+
+async def test_the_chain_verifies_after_a_process_is_killed_mid_load(database_url, settings, world, db):
+    """kill -9 of a server while it appends audit events: what was committed is a whole chain."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several processes share one database on PostgreSQL")
+    _patient, account = await world.patient("Kari Nordmann", stage=4)
+    await world.login_as(account)
+    token = world.client.cookies.get("__Host-samhandling")
+    with contextlib.ExitStack() as stack:
+        (victim, a), b = stack.enter_context(server_process(settings)), stack.enter_context(serving(settings))
+        async with httpx.AsyncClient(timeout=30) as http:
+            async def read(base: str) -> int:
+                try:
+                    return (await http.get(base + "/home", headers={"cookie": f"__Host-samhandling={token}"})).status_code
+                except httpx.HTTPError:
+                    return 0
+
+            pending = [asyncio.ensure_future(read((a, b)[i % 2])) for i in range(200)]
+            await asyncio.sleep(0.3)
+            victim.kill()  # SIGKILL: no shutdown, transactions cut wherever they are
+            statuses = await asyncio.gather(*pending)
+            after = await asyncio.gather(*(read(b) for _ in range(10)))
+    assert victim.wait() == -9 and 0 in statuses and set(after) == {200}
+    assert statuses.count(200) > 10
+    checked, broken = await verify_database(database_url)
+    assert broken is None and checked >= statuses.count(200)
