@@ -41,7 +41,7 @@ lint: install-test
 	$(BIN)/lint-imports
 
 bench: install-test
-	$(BIN)/python bench/patient_list.py
+	$(BIN)/python bench/bench.py
 
 ## make soak: sustained concurrent writes on PostgreSQL (SOAK_DATABASE_URL=postgresql://...); must end crash-free
 soak: install-test

@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     manifest = StaticManifest()
 
     async def startup(app: Litestar) -> None:
-        app.state.engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        app.state.engine = make_engine(settings.database_url, echo=settings.sql_echo,
+                                       pool_size=settings.db_pool_size)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.purge_task = asyncio.create_task(
             purge.purge_periodically(app.state.sessionmaker, settings, purge.PURGE_EVERY))

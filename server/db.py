@@ -48,19 +48,29 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def make_engine(url: str, echo: bool = False, immediate: bool = True) -> AsyncEngine:
+def make_engine(url: str, echo: bool = False, immediate: bool = True, pool_size: int = 10) -> AsyncEngine:
     """`immediate=False` (SQLite only) keeps deferred transactions: for tools that mostly read.
 
     `hide_parameters`: bound values (names, birth dates, notes, whole plans) never appear in an
-    error's message nor in the SQL echo log; the statement does."""
+    error's message nor in the SQL echo log; the statement does.
+
+    SQLite, writing (`immediate`): ONE connection. Every request writes (its audit), and SQLite has one
+    writer: with more connections the waiting ones busy-wait on the file lock (sleep and retry, no
+    order), which multiplied p99 under load. With one connection they queue in the pool, first come
+    first served, and the lock is never contended inside a process.
+    PostgreSQL: no pre-ping (a round trip on every checkout; a connection found dead is discarded
+    and the pool invalidated by SQLAlchemy's disconnect handling instead); `pool_size` (+ as many
+    overflow) per process: N processes need N x 2 x pool_size <= max_connections; asyncpg's
+    prepared-statement cache stays on (its default)."""
     if url.startswith("sqlite"):
         # aiosqlite's DEBUG log prints every call with its arguments, i.e. the bound values.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
-        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 15})
+        single = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if immediate else {}
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 15}, **single)
         _configure_sqlite(engine, immediate)
         return engine
-    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10,
-                               max_overflow=10)
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=False, pool_size=pool_size,
+                               max_overflow=pool_size)
 
 
 def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:

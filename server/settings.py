@@ -49,6 +49,8 @@ class Settings:
     enrollment_code_days: int = 14
     var_dir: Path = field(default=ROOT / "var")
     sql_echo: bool = False
+    # PostgreSQL connections per process (and as many again in overflow): see db.make_engine.
+    db_pool_size: int = 10
     # Proxies whose X-Forwarded-For/-Proto or Forwarded headers are believed (empty: none).
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     # Web Push: the VAPID private key (PEM or base64url); empty = generated into var/vapid_private.pem.
@@ -74,6 +76,7 @@ class Settings:
             enrollment_code_days=int(env.get("ENROLLMENT_CODE_DAYS", "14")),
             var_dir=var_dir,
             sql_echo=_bool(env.get("SQL_ECHO"), False),
+            db_pool_size=int(env.get("DB_POOL_SIZE", "10")),
             trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
             vapid_private_key=env.get("VAPID_PRIVATE_KEY", ""),
             vapid_subject=env.get("VAPID_SUBJECT") or "mailto:drift@samhandling.invalid",

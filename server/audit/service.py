@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -79,14 +79,17 @@ def _append_pending(session: Session) -> None:
     head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS)
     at = utcnow()
+    rows = []
     for ctx, action, patient_id, outcome, detail in pending:
         seq += 1
         canonical = _canonical(seq, at, ctx.account_id, ctx.role, patient_id, action, outcome, ctx.request_id, detail)
         digest = compute_hash(prev, canonical)
-        session.add(AuditEvent(seq=seq, at=at, actor_account_id=ctx.account_id, actor_role=ctx.role,
-                               patient_id=patient_id, action=action, outcome=outcome,
-                               request_id=ctx.request_id, detail=detail, prev_hash=prev, hash=digest))
+        rows.append({"seq": seq, "at": at, "actor_account_id": ctx.account_id, "actor_role": ctx.role,
+                     "patient_id": patient_id, "action": action, "outcome": outcome, "request_id": ctx.request_id,
+                     "detail": detail, "prev_hash": prev, "hash": digest})
         prev = digest
+    # A Core insert (one executemany): no ORM objects to build, track and flush for rows never read back.
+    session.execute(insert(AuditEvent.__table__), rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -192,11 +192,23 @@ async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: 
                                now: datetime | None = None) -> list[dict[str, Any]]:
     """The patient's scheduled meetings that have not ended, with their own topics."""
     now = now or utcnow()
-    meetings = [m for m in await patient_meetings(db, patient_id) if m.status == "scheduled" and ends_at(m) >= now]
+    # Only what the page shows: scheduled meetings with their participants (and invitations, joined) and
+    # agenda; not the change history, not cancelled meetings; the wishes of all of them in one query.
+    scheduled = await db.scalars(
+        select(Meeting).options(selectinload(Meeting.participants).joinedload(MeetingParticipant.invitation),
+                                selectinload(Meeting.segments))
+        .where(Meeting.patient_id == patient_id, Meeting.status == "scheduled")
+        .order_by(Meeting.number, Meeting.starts_at, Meeting.id))
+    meetings = [m for m in scheduled.all() if ends_at(m) >= now]
+    wishes = {}
+    if meetings:
+        wishes = {w.meeting_number: w.submitted_answers for w in (await db.scalars(
+            select(MeetingWishes).where(MeetingWishes.patient_id == patient_id,
+                                        MeetingWishes.meeting_number.in_({m.number for m in meetings})))).all()}
     result = []
     for meeting in meetings:
         result.append({"meeting": meeting, "ends_at": ends_at(meeting), "join": join_state(meeting, now),
-                       "topics": patient_topics(await submitted_wishes(db, patient_id, meeting.number))})
+                       "topics": patient_topics(wishes.get(meeting.number) or None)})
     await record(db, ctx, "meeting.patient_viewed", patient_ids=[patient_id],
                  detail=" ".join(f"meeting {m.id}" for m in meetings))
     return result

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from server.access import sessions
@@ -82,10 +82,11 @@ async def load_patient(db: AsyncSession, patient_id: int, lock: bool = False) ->
 
     `lock`: hold the patient row (PostgreSQL), e.g. so two clinicians cannot both schedule SHM 1.
     """
-    query = select(Patient).options(selectinload(Patient.events)).where(Patient.id == patient_id)
+    # The events in the same round trip (a join) rather than a second SELECT.
+    query = select(Patient).options(joinedload(Patient.events)).where(Patient.id == patient_id)
     if lock:
         query = query.with_for_update(of=Patient).execution_options(populate_existing=True)
-    return await db.scalar(query)
+    return (await db.scalars(query)).unique().first()
 
 
 async def view_patient(db: AsyncSession, ctx: AuditContext, patient: Patient, action: str) -> Patient:

@@ -1,0 +1,195 @@
+"""`make bench`: throughput per core as RATIOS measured in one run, and latency under a fixed arrival rate.
+
+For each backend (SQLite always; PostgreSQL when BENCH_PG_URL is set, e.g.
+postgresql://postgres@127.0.0.1:5432/perf_bench — the database is emptied and refilled):
+  1. fill a fresh database (bench/fill.py): 10,000 patients, 1,000,000 chained audit events (x BENCH_SCALE);
+  2. ceiling ratio, in-process: CPU seconds (time.process_time, all threads of this process: the app and
+     its SQLite thread; PostgreSQL's own backend CPU is not counted) per request of each patient page vs
+     the SAME template rendered from a constant context (captured from a real request) through the same
+     app and middleware. ratio = ceiling CPU / page CPU. Target >= 35 %, i.e. about 2.5 ms CPU per page;
+  3. against a real server (`samhandling serve --workers N`): fixed-rate mixed patient load (home, meeting,
+     plan, inbox at random for random patients), clinic worklist + patient list at a fixed rate, and
+     patients updating a measure with concurrent reads. Latency is measured from each request's SCHEDULED
+     start (no coordinated omission); the generator reports its own CPU share.
+Timings on a shared machine are noisy; the ratios are the figures to compare. Never part of `make test`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+import jinja2  # noqa: E402
+from litestar import Request, Response, get  # noqa: E402
+
+from bench.fill import fill, reset_postgresql  # noqa: E402
+from bench.load import LoadResult, fixed_rate, serving  # noqa: E402
+from server.access import sessions  # noqa: E402
+from server.access.policy import PUBLIC, policy  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.cli import db_upgrade  # noqa: E402
+from server.settings import Settings, normalise_database_url  # noqa: E402
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+PATIENTS = max(200, int(10_000 * SCALE))
+AUDIT_ROWS = max(10_000, int(1_000_000 * SCALE))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
+PAGES = ("/home", "/meeting", "/plan", "/inbox")
+CLINIC = ("/clinic/worklist", "/clinic/patients", "/clinic/patients?q=olsen", "/clinic/patients?stage_filter=4",
+          "/clinic/patients?page=20", "/clinic/patients?q=ingrid&stage_filter=7")
+_captured: dict[str, dict] = {}
+_original_render = jinja2.Template.render
+
+
+def _capturing_render(self, *args, **kwargs):
+    if self.name not in _captured:
+        _captured[self.name] = dict(*args, **kwargs)
+    return _original_render(self, *args, **kwargs)
+
+
+@get("/_bench/ceiling", opt=policy(PUBLIC))
+async def ceiling(request: Request, t: str) -> Response:
+    """The page's own template from a constant context: everything but the data work."""
+    html = request.app.template_engine.engine.get_template(t).render(_captured[t])
+    return Response(html, media_type="text/html", headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
+
+
+async def ceiling_ratios(settings: Settings, tokens: list[str]) -> dict[str, tuple[float, float]]:
+    """{page: (ms CPU per page, ms CPU per ceiling request)}."""
+    app = create_app(settings)
+    app.register(ceiling)
+    out = {}
+    async with in_process(app) as client:
+        for page in PAGES:
+            _captured.clear()
+            jinja2.Template.render = _capturing_render
+            try:
+                first = await client.get(page, headers={"cookie": f"{sessions.COOKIE_NAME}={tokens[0]}"})
+            finally:
+                jinja2.Template.render = _original_render
+            assert first.status_code == 200, (page, first.status_code)
+            template = next(name for name in _captured if not name.startswith("_"))
+            page_cpu = await _cpu_per_request(client, [(page, tokens[i % len(tokens)]) for i in range(ROUNDS)])
+            ceiling_cpu = await _cpu_per_request(client, [(f"/_bench/ceiling?t={template}", None)] * ROUNDS)
+            out[page] = (page_cpu, ceiling_cpu)
+    return out
+
+
+@contextlib.asynccontextmanager
+async def in_process(app):
+    """An httpx client calling the app in this thread and event loop (no test-client thread hand-off,
+    whose wake-ups would add the same constant to page and ceiling); the app's start-up and shut-down run."""
+    for hook in app.on_startup:
+        await hook(app)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://bench.local") as client:
+            yield client
+    finally:
+        for hook in app.on_shutdown:
+            await hook(app)
+
+
+async def _cpu_per_request(client, requests: list[tuple[str, str | None]]) -> float:
+    for path, token in requests[:10]:  # warm up
+        await client.get(path, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"} if token else {})
+    started = time.process_time()
+    for path, token in requests:
+        response = await client.get(path, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"} if token else {})
+        assert response.status_code == 200, (path, response.status_code)
+    return (time.process_time() - started) * 1000 / len(requests)
+
+
+async def csrf_pair(base: str, token: str) -> tuple[str, str]:
+    import re
+
+    async with httpx.AsyncClient(base_url=base) as client:
+        page = await client.get("/plan", headers={"cookie": f"{sessions.COOKIE_NAME}={token}"})
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+        cookie = page.headers["set-cookie"].split(";")[0]
+    return csrf, cookie
+
+
+async def server_loads(settings: Settings, fixture, workers: int, rates: dict[str, float]) -> dict[str, LoadResult]:
+    out = {}
+    with serving(settings, workers) as base:
+        patient = [(page, token) for token in fixture.patient_tokens for page in PAGES]
+        out["patient"] = await fixed_rate(base, rates["patient"], SECONDS, patient)
+        clinic = [(path, fixture.clinician_token) for path in CLINIC]
+        out["clinic"] = await fixed_rate(base, rates["clinic"], SECONDS, clinic)
+        csrf, cookie = await csrf_pair(base, fixture.patient_tokens[0])
+        statuses = ("in_progress", "done", "planned")
+        writes = [("/plan/measures/m-walk/status", token, {"status": statuses[i % 3], "_csrf_token": csrf}, cookie)
+                  for i in range(3) for token in fixture.patient_tokens]
+        reads = fixed_rate(base, 20, SECONDS, patient)
+        write = fixed_rate(base, rates["write"], SECONDS, writes)
+        out["write_reads"], out["write"] = await asyncio.gather(reads, write)
+    return out
+
+
+def _row(label: str, figure: str, target: str, met: bool | None) -> str:
+    mark = "" if met is None else ("met" if met else "MISSED")
+    return f"  {label:<52} {figure:>22}   {target:<26} {mark}"
+
+
+def report(backend: str, workers: int, ratios, loads, rates) -> list[str]:
+    lines = [f"{backend}, {workers} process(es)  ({PATIENTS} patients, {AUDIT_ROWS} audit rows)"]
+    for page, (page_cpu, ceil_cpu) in ratios.items():
+        ratio = ceil_cpu / page_cpu
+        lines.append(_row(f"{page}: ceiling ratio (CPU {page_cpu:.2f} vs {ceil_cpu:.2f} ms)", f"{ratio:.0%}",
+                          ">= 35 %", ratio >= 0.35))
+    p = loads["patient"]
+    lines.append(_row(f"mixed patient pages at {rates['patient']:.0f}/s offered ({p.done:.0f}/s done)",
+                      p.percentiles(), "p95 < 50 ms", p.p(95) < 50 and not p.errors))
+    c = loads["clinic"]
+    lines.append(_row(f"worklist + patient list at {rates['clinic']:.0f}/s", c.percentiles(), "p95 < 50 ms",
+                      c.p(95) < 50 and not c.errors))
+    w, r = loads["write"], loads["write_reads"]
+    sqlite = backend == "sqlite"
+    lines.append(_row(f"measure updates at {rates['write']:.0f}/s offered ({w.done:.0f}/s done)", w.percentiles(),
+                      ">= 100/s (SQLite)" if sqlite else "", w.done >= 95 if sqlite else None))
+    lines.append(_row("  reads at 20/s meanwhile", r.percentiles(), "p95 < 100 ms", r.p(95) < 100 and not r.errors))
+    errors = sum(x.errors for x in loads.values())
+    generator = max(x.generator_cpu for x in loads.values())
+    lines.append(f"  errors: {errors};  load generator CPU at most {generator:.0%} of one core")
+    return lines
+
+
+def run_backend(backend: str, url: str, tmp: Path) -> list[str]:
+    settings = Settings(database_url=normalise_database_url(url), secret_key="bench-secret", var_dir=tmp)
+    if backend == "postgresql":
+        asyncio.run(reset_postgresql(settings.database_url))
+    db_upgrade(settings)
+    started = time.perf_counter()
+    fixture = asyncio.run(fill(settings.database_url, PATIENTS, AUDIT_ROWS, min(200, PATIENTS)))
+    print(f"{backend}: filled in {time.perf_counter() - started:.1f} s", flush=True)
+    ratios = asyncio.run(ceiling_ratios(settings, fixture.patient_tokens))
+    workers = int(os.environ.get("BENCH_WORKERS", "2" if backend == "postgresql" else "1"))
+    rates = {"patient": float(os.environ.get("BENCH_RATE", "200" if backend == "postgresql" else "100")),
+             "clinic": 10.0, "write": float(os.environ.get("BENCH_WRITE_RATE", "100"))}
+    loads = asyncio.run(server_loads(settings, fixture, workers, rates))
+    return report(backend, workers, ratios, loads, rates)
+
+
+def main() -> int:
+    import logging
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    table = []
+    with tempfile.TemporaryDirectory() as tmp:
+        table += run_backend("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp))
+        if os.environ.get("BENCH_PG_URL"):
+            table += run_backend("postgresql", os.environ["BENCH_PG_URL"], Path(tmp))
+    print("\n".join(["", f"{'figure':<54} {'measured':>22}   {'target':<26}", *table]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

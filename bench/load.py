@@ -1,0 +1,127 @@
+"""A fixed-arrival-rate load generator (httpx, asyncio) and a server started for it.
+
+Request i is due at t0 + i/rate whatever happened to the earlier ones; its latency is counted from that
+due time, so a server that falls behind shows it (no coordinated omission). The generator's own CPU
+share (process time / wall time) is reported: above ~70 % of a core it, not the server, may be the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from server.access import sessions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class LoadResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    done: float = 0.0  # completed requests per second
+    generator_cpu: float = 0.0
+
+    def p(self, q: int) -> float:
+        if len(self.latencies_ms) < 2:
+            return float("inf")
+        return statistics.quantiles(self.latencies_ms, n=100)[q - 1]
+
+    def percentiles(self) -> str:
+        return f"{self.p(50):.0f}/{self.p(95):.0f}/{self.p(99):.0f} ms"
+
+
+async def fixed_rate(base: str, rate: float, seconds: float, items: list[tuple]) -> LoadResult:
+    rng = random.Random(2)
+    result = LoadResult()
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        async def one(due: float, item: tuple) -> None:
+            path, token, *form = item
+            cookie = f"{sessions.COOKIE_NAME}={token}"
+            try:
+                if form:
+                    data, extra = form
+                    response = await client.post(path, data=data, headers={"cookie": f"{cookie}; {extra}"})
+                    ok = response.status_code in (200, 303)
+                else:
+                    response = await client.get(path, headers={"cookie": cookie})
+                    ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                result.latencies_ms.append((time.perf_counter() - due) * 1000)
+            else:
+                result.errors += 1
+
+        count = int(rate * seconds)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        tasks = []
+        for i in range(count):
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(due, rng.choice(items))))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - t0
+        result.generator_cpu = (time.process_time() - cpu0) / wall
+        result.done = len(result.latencies_ms) / wall
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(settings, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None):
+    """`samhandling serve --workers N` on a free port; yields its base URL; stopped on exit."""
+    with server_process(settings, workers, port, env) as (_process, base):
+        yield base
+
+
+@contextlib.contextmanager
+def server_process(settings, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None):
+    """As `serving`, yielding (the process, its base URL): with one worker the process IS the server."""
+    port = port or _free_port()
+    env = os.environ | {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key,
+                        "SAMHANDLING_VAR_DIR": str(settings.var_dir),
+                        "PUBLIC_ORIGIN": f"http://localhost:{port}"} | (env or {})
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                                "--workers", str(workers)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode()[-2000:])
+            time.sleep(0.1)
+        time.sleep(0.5 * workers)  # every worker up
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
