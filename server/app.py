@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[startup],
         on_shutdown=[shutdown],
         middleware=[request_context_middleware],
+        before_request=notify_routes.count_unread,
         before_send=[security_headers],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -68,6 +68,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "ngettext": lambda s, p, n: trans.ngettext(s, p, n) % {"num": n},
         "csrf_token": value_or_empty(ScopeState.from_scope(request.scope).csrf_token),
         "flashes": flashes,
+        "unread": state.get("unread", 0),
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
 
