@@ -167,6 +167,7 @@ async def apply_answer(db: AsyncSession, ctx: AuditContext, invitation: Invitati
     invitation.comment = form.get("comment", "").strip()
     invitation.answered_at = utcnow()
     invitation.recorded_by = recorded_by
+    invitation.answer_before_move = ""  # an answer to the current time
     await db.flush()
     action = "invitation.answered" if recorded_by is None else "invitation.answer_recorded"
     await record(db, ctx, action, patient_ids=[meeting.patient_id], detail=f"invitation {invitation.id}: {answer}")
