@@ -6,7 +6,7 @@ import asyncio
 from contextlib import suppress
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
@@ -26,6 +26,7 @@ from server.dates import FILTERS as DATE_FILTERS
 from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
 from server.meetings import invitation_routes, schedule_routes, wishes_routes
+from server.meetings.wishes import OTHER_ROLES
 from server.notify import routes as notify_routes
 from server.pages import account, admin, clinic_patient, home, site, worklist
 from server.pathway import routes as pathway_routes
@@ -77,6 +78,11 @@ def server_error_handler(request: Request, exc: Exception) -> Response:
     return _error_page(request, 500)
 
 
+@pass_context
+def _role_filter(context, value: str) -> str:
+    return context["_"](OTHER_ROLES[value]) if value in OTHER_ROLES else value
+
+
 def make_environment(settings: Settings, manifest: StaticManifest) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -89,6 +95,7 @@ def make_environment(settings: Settings, manifest: StaticManifest) -> Environmen
     )
     env.globals["static"] = manifest.url
     env.globals["example_date"] = EXAMPLE_DATE
+    env.filters["role"] = _role_filter  # a stored role key in the reader's language; free text as typed
     env.filters.update(DATE_FILTERS)  # | date, | datetime, | when, | clock: in the reader's language, Oslo time
     return env
 
