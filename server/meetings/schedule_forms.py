@@ -13,9 +13,9 @@ summer time, UTC+2): the clinic can pick 03:00 or later for anything after the c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -203,7 +203,8 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
     form["p1_part"] = _part(nav.get("part"))
     extra = [("relative", {"name": r.get("name", ""), "role": r.get("relation", ""), "part": r.get("part")})
              for r in wishes.get("relatives") or [] if isinstance(r, dict)]
-    extra += [("other", {"name": o.get("name", ""), "role": translate(OTHER_ROLE_LABELS[o["role"]]) if o.get("role") in OTHER_ROLE_LABELS
+    extra += [("other", {"name": o.get("name", ""),
+                         "role": translate(OTHER_ROLE_LABELS[o["role"]]) if o.get("role") in OTHER_ROLE_LABELS
                          else o.get("role", ""),
                          "organisation": o.get("organisation", ""), "contact": o.get("contact", ""),
                          "part": o.get("part")})
