@@ -95,6 +95,7 @@ def make_environment(settings: Settings, manifest: StaticManifest) -> Environmen
     )
     env.globals["static"] = manifest.url
     env.globals["example_date"] = EXAMPLE_DATE
+    env.globals["clinic"] = settings.clinic  # CLINIC_NAME, CLINIC_PHONE, ...: the clinic's contact details
     env.filters["role"] = _role_filter  # a stored role key in the reader's language; free text as typed
     env.filters.update(DATE_FILTERS)  # | date, | datetime, | when, | clock: in the reader's language, Oslo time
     return env

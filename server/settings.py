@@ -37,6 +37,22 @@ def _networks(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
 
 
 @dataclass(frozen=True)
+class Clinic:
+    """How to reach the clinic: shown wherever a page says "contact the clinic", and on the printed plan."""
+
+    name: str = "Smerteklinikken"
+    phone: str = ""
+    address: str = ""
+    email: str = ""
+    hours: str = ""
+
+    @property
+    def tel(self) -> str:
+        """The phone number for a `tel:` link: digits and a leading +."""
+        return "".join(ch for ch in self.phone if ch.isdigit() or ch == "+")
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     secret_key: str
@@ -51,6 +67,7 @@ class Settings:
     sql_echo: bool = False
     # Proxies whose X-Forwarded-For/-Proto or Forwarded headers are believed (empty: none).
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    clinic: Clinic = field(default_factory=Clinic)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -70,6 +87,9 @@ class Settings:
             var_dir=var_dir,
             sql_echo=_bool(env.get("SQL_ECHO"), False),
             trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
+            clinic=Clinic(name=env.get("CLINIC_NAME") or Clinic.name, phone=env.get("CLINIC_PHONE", ""),
+                          address=env.get("CLINIC_ADDRESS", ""), email=env.get("CLINIC_EMAIL", ""),
+                          hours=env.get("CLINIC_HOURS", "")),
         )
 
     @property

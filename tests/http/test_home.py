@@ -156,3 +156,14 @@ async def test_header_shows_no_count_when_everything_is_read(client, world):
     _, account = await world.patient(stage=5)
     await world.login_as(account)
     assert "data-unread" not in (await client.get("/home")).text
+
+
+async def test_where_the_clinic_will_contact_the_patient_its_contact_details_are_shown(client, world, db):
+    patient, account = await world.patient(stage=4)
+    await world.login_as(account)
+    for path in ("/home", "/plan/print"):
+        html = (await client.get(path)).text
+        assert 'href="tel:+4773000000">+47 73 00 00 00</a>' in html, path
+        assert "Smerteklinikken test" in html and "smerte@example.no" in html and "hverdager 08–15" in html
+    await _planned(db, patient)
+    assert 'href="tel:+4773000000"' in (await client.get("/meeting")).text
