@@ -33,12 +33,12 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
                or_(MeetingWishes.read_at.is_(None), MeetingWishes.read_at < MeetingWishes.submitted_at))
         .order_by(MeetingWishes.submitted_at).limit(LIMIT)
     )).all()
-    progress = (await db.execute(  # (patient id, name, unread count, newest), longest waiting first
-        select(Patient.id, Patient.name, func.count(MeasureUpdate.id), func.max(MeasureUpdate.at))
+    progress = (await db.execute(  # (patient id, name, unread count, newest, birth date), longest waiting first
+        select(Patient.id, Patient.name, func.count(MeasureUpdate.id), func.max(MeasureUpdate.at), Patient.birth_date)
         .join(ActionPlan, ActionPlan.patient_id == Patient.id)
         .join(MeasureUpdate, MeasureUpdate.plan_id == ActionPlan.id)
         .where(MeasureUpdate.read_at.is_(None))
-        .group_by(Patient.id, Patient.name).order_by(func.min(MeasureUpdate.at), Patient.id).limit(LIMIT)
+        .group_by(Patient.id, Patient.name, Patient.birth_date).order_by(func.min(MeasureUpdate.at), Patient.id).limit(LIMIT)
     )).all()
     waiting_gp = (await db.execute(
         select(Invitation, Meeting, Patient)
