@@ -34,7 +34,8 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         .order_by(MeetingWishes.submitted_at).limit(LIMIT)
     )).all()
     progress = (await db.execute(  # (patient id, name, unread count, newest, birth date), longest waiting first
-        select(Patient.id, Patient.name, func.count(MeasureUpdate.id), func.max(MeasureUpdate.at), Patient.birth_date)
+        select(Patient.id, Patient.name, func.count(MeasureUpdate.id), func.max(MeasureUpdate.at),
+               Patient.birth_date)
         .join(ActionPlan, ActionPlan.patient_id == Patient.id)
         .join(MeasureUpdate, MeasureUpdate.plan_id == ActionPlan.id)
         .where(MeasureUpdate.read_at.is_(None))
