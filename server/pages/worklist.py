@@ -39,7 +39,8 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         .join(ActionPlan, ActionPlan.patient_id == Patient.id)
         .join(MeasureUpdate, MeasureUpdate.plan_id == ActionPlan.id)
         .where(MeasureUpdate.read_at.is_(None))
-        .group_by(Patient.id, Patient.name, Patient.birth_date).order_by(func.min(MeasureUpdate.at), Patient.id).limit(LIMIT)
+        .group_by(Patient.id, Patient.name, Patient.birth_date)
+        .order_by(func.min(MeasureUpdate.at), Patient.id).limit(LIMIT)
     )).all()
     waiting_gp = (await db.execute(
         select(Invitation, Meeting, Patient)
