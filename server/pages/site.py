@@ -18,7 +18,7 @@ from server.i18n import LOCALES
 from server.web import actor, safe_next
 
 PWA_DIR = Path(__file__).parent.parent / "pwa"
-HOME_BY_ROLE = {"patient": "/home", "clinician": "/clinic/patients", "admin": "/admin/accounts"}
+HOME_BY_ROLE = {"patient": "/home", "clinician": "/clinic/worklist", "admin": "/admin/accounts"}
 
 
 @get("/", opt=policy(PUBLIC))

@@ -76,7 +76,7 @@ def test_shm_planning_story(browser, phone, live_server):
     # The clinician sees the new input, reads it and schedules the meeting.
     clinic = phone()
     enroll(clinic, clinician_code)
-    expect(clinic.page.get_by_role("heading", name="Pasienter", exact=True)).to_be_visible()
+    expect(clinic.page.get_by_role("heading", name="Arbeidsliste", exact=True)).to_be_visible()  # issue 8
     to_english(clinic)
     c = clinic.page
     c.get_by_role("link", name="Worklist").click()

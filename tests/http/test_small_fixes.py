@@ -1,0 +1,29 @@
+"""Smaller things a first real use turned up (issue 8)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from server.pathway.models import Patient
+from server.seed import seed_demo
+
+
+async def test_a_clinician_lands_on_the_worklist(client, world):
+    await world.login_as(await world.staff("clinician"))
+    response = await client.get("/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/clinic/worklist"
+
+
+async def test_removing_the_patients_passkeys_is_not_pre_checked(client, world):
+    patient, _ = await world.patient(stage=4)
+    await world.login_as(await world.staff("clinician"))
+    html = (await client.get(f"/clinic/patients/{patient.id}")).text
+    assert 'name="remove_passkeys" value="yes">' in html and 'name="remove_passkeys" value="yes" checked' not in html
+
+
+async def test_the_seed_stores_the_gps_name_without_a_title(db, settings):
+    await seed_demo(db, settings)
+    await db.commit()
+    names = set((await db.scalars(select(Patient.gp_name))).all())
+    await db.commit()
+    assert "Berit Bø" in names and not any(name.startswith("Fastlege") for name in names)
