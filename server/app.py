@@ -43,7 +43,7 @@ ERROR_TEXT = {
     400: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
     401: (N_("You need to log in"), N_("Log in with your passkey to see this page.")),
     403: (N_("You do not have access to this page"),
-          N_("If the form was open for a long time, go back, reload the page and try again.")),
+          N_("Your account does not give access to this page. If you think it should, contact the clinic.")),
     404: (N_("Page not found"), N_("The page does not exist, or you do not have access to it.")),
     405: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
     429: (N_("Too many attempts"), N_("Wait a few minutes and try again.")),
@@ -51,8 +51,13 @@ ERROR_TEXT = {
 }
 
 
-def _error_page(request: Request, status: int) -> Response:
-    title, text = ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
+# A refused CSRF token (a form left open too long, or opened in another session) is not a lack of access.
+CSRF_TEXT = (N_("The form has expired"),
+             N_("If the form was open for a long time, go back, reload the page and try again."))
+
+
+def _error_page(request: Request, status: int, csrf: bool = False) -> Response:
+    title, text = CSRF_TEXT if csrf else ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
     try:
         return render(request, "errors/error.html", {"status": status, "title": title, "text": text}, status=status)
     except Exception:  # noqa: BLE001 - the error page must never fail itself
@@ -60,7 +65,8 @@ def _error_page(request: Request, status: int) -> Response:
 
 
 def http_exception_handler(request: Request, exc: HTTPException) -> Response:
-    return _error_page(request, exc.status_code)
+    csrf = exc.status_code == 403 and "csrf" in str(exc.detail).lower()
+    return _error_page(request, exc.status_code, csrf=csrf)
 
 
 def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Response:

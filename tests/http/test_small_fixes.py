@@ -27,3 +27,15 @@ async def test_the_seed_stores_the_gps_name_without_a_title(db, settings):
     names = set((await db.scalars(select(Patient.gp_name))).all())
     await db.commit()
     assert "Berit Bø" in names and not any(name.startswith("Fastlege") for name in names)
+
+
+async def test_403_says_no_access_and_a_csrf_failure_says_the_form_expired(client, world):
+    _, account = await world.patient(stage=4)
+    await world.login_as(account)
+    forbidden = await client.get("/clinic/patients")
+    assert forbidden.status_code == 403
+    assert "You do not have access to this page" in forbidden.text and "open for a long time" not in forbidden.text
+    await client.get("/home")  # a CSRF cookie, but the post carries no token
+    refused = await client.post("/inbox/read", data={})
+    assert refused.status_code == 403
+    assert "The form has expired" in refused.text and "open for a long time" in refused.text
