@@ -38,7 +38,7 @@ async def set_language(
     return response
 
 
-@get("/static/{path:path}", opt=policy(PUBLIC) | {"static": True}, include_in_schema=False)
+@get("/static/{path:path}", opt=policy(PUBLIC) | {"static": True, "exclude_from_csrf": True}, include_in_schema=False)
 async def static_file(request: Request, path: str) -> File:
     resolved = request.app.state.static.resolve(path.lstrip("/"))
     if resolved is None:
@@ -50,13 +50,13 @@ async def static_file(request: Request, path: str) -> File:
                 headers={"Cache-Control": cache})
 
 
-@get("/manifest.webmanifest", opt=policy(PUBLIC) | {"static": True}, include_in_schema=False)
+@get("/manifest.webmanifest", opt=policy(PUBLIC) | {"static": True, "exclude_from_csrf": True}, include_in_schema=False)
 async def web_manifest() -> File:
     return File(PWA_DIR / "manifest.webmanifest", media_type="application/manifest+json",
                 content_disposition_type="inline", headers={"Cache-Control": "public, max-age=3600"})
 
 
-@get("/healthz", opt=policy(PUBLIC) | {"static": True}, include_in_schema=False)
+@get("/healthz", opt=policy(PUBLIC) | {"static": True, "exclude_from_csrf": True}, include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -39,3 +39,11 @@ async def test_403_says_no_access_and_a_csrf_failure_says_the_form_expired(clien
     refused = await client.post("/inbox/read", data={})
     assert refused.status_code == 403
     assert "The form has expired" in refused.text and "open for a long time" in refused.text
+
+
+async def test_static_responses_never_set_a_cookie(client):
+    for path in ("/manifest.webmanifest", "/healthz", "/static/css/app.css"):
+        for method in ("GET", "HEAD"):
+            response = await client.request(method, path)
+            assert response.status_code == 200, (method, path)
+            assert "set-cookie" not in response.headers, (method, path)
