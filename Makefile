@@ -25,11 +25,16 @@ db-upgrade: install
 	$(BIN)/samhandling db-upgrade
 
 seed: db-upgrade
-	$(BIN)/samhandling seed-demo
+	$(BIN)/samhandling seed-demo --port $(PORT)
 
-## make run: install, migrate the SQLite database under var/, seed demo data, serve on http://localhost:8000
+# Demo contact details for the clinic (CLINIC_* settings, see README); set your own in the environment.
+DEMO_CLINIC = CLINIC_NAME="$${CLINIC_NAME:-Smerteklinikken (demo)}" CLINIC_PHONE="$${CLINIC_PHONE:-+47 00 00 00 00}" \
+	CLINIC_ADDRESS="$${CLINIC_ADDRESS:-Demoveien 1, 0000 Demo}" CLINIC_EMAIL="$${CLINIC_EMAIL:-smerteklinikken@example.no}" \
+	CLINIC_HOURS="$${CLINIC_HOURS:-hverdager 08.00–15.00}"
+
+## make run [PORT=8000]: install, migrate the SQLite database under var/, seed demo data, serve on http://localhost:$(PORT)
 run: seed
-	$(BIN)/samhandling serve --port $(PORT)
+	$(DEMO_CLINIC) $(BIN)/samhandling serve --port $(PORT)
 
 ## make test: install test dependencies, check style and layering, and run every test
 test: install-test lint

@@ -7,7 +7,7 @@ import traceback
 from contextlib import suppress
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
@@ -27,6 +27,7 @@ from server.dates import FILTERS as DATE_FILTERS
 from server.db import make_engine, make_sessionmaker
 from server.i18n import N_
 from server.meetings import invitation_routes, schedule_routes, wishes_routes
+from server.meetings.wishes import OTHER_ROLES
 from server.notify import routes as notify_routes
 from server.notify import vapid, worker
 from server.pages import account, admin, clinic_patient, home, notifications, offline, site, worklist
@@ -46,7 +47,7 @@ ERROR_TEXT = {
     400: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
     401: (N_("You need to log in"), N_("Log in with your passkey to see this page.")),
     403: (N_("You do not have access to this page"),
-          N_("If the form was open for a long time, go back, reload the page and try again.")),
+          N_("Your account does not give access to this page. If you think it should, contact the clinic.")),
     404: (N_("Page not found"), N_("The page does not exist, or you do not have access to it.")),
     405: (N_("Something was wrong with the request"), N_("Please go back and try again.")),
     429: (N_("Too many attempts"), N_("Wait a few minutes and try again.")),
@@ -54,8 +55,13 @@ ERROR_TEXT = {
 }
 
 
-def _error_page(request: Request, status: int) -> Response:
-    title, text = ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
+# A refused CSRF token (a form left open too long, or opened in another session) is not a lack of access.
+CSRF_TEXT = (N_("The form has expired"),
+             N_("If the form was open for a long time, go back, reload the page and try again."))
+
+
+def _error_page(request: Request, status: int, csrf: bool = False) -> Response:
+    title, text = CSRF_TEXT if csrf else ERROR_TEXT.get(status, ERROR_TEXT[500] if status >= 500 else ERROR_TEXT[400])
     try:
         return render(request, "errors/error.html", {"status": status, "title": title, "text": text}, status=status)
     except Exception:  # noqa: BLE001 - the error page must never fail itself
@@ -63,7 +69,8 @@ def _error_page(request: Request, status: int) -> Response:
 
 
 def http_exception_handler(request: Request, exc: HTTPException) -> Response:
-    return _error_page(request, exc.status_code)
+    csrf = exc.status_code == 403 and "csrf" in str(exc.detail).lower()
+    return _error_page(request, exc.status_code, csrf=csrf)
 
 
 def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Response:
@@ -99,6 +106,11 @@ def server_error_handler(request: Request, exc: Exception) -> Response:
     return _error_page(request, 500)
 
 
+@pass_context
+def _role_filter(context, value: str) -> str:
+    return context["_"](OTHER_ROLES[value]) if value in OTHER_ROLES else value
+
+
 def make_environment(settings: Settings, manifest: StaticManifest) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -111,6 +123,8 @@ def make_environment(settings: Settings, manifest: StaticManifest) -> Environmen
     )
     env.globals["static"] = manifest.url
     env.globals["example_date"] = EXAMPLE_DATE
+    env.globals["clinic"] = settings.clinic  # CLINIC_NAME, CLINIC_PHONE, ...: the clinic's contact details
+    env.filters["role"] = _role_filter  # a stored role key in the reader's language; free text as typed
     env.filters.update(DATE_FILTERS)  # | date, | datetime, | when, | clock: in the reader's language, Oslo time
     return env
 
@@ -149,6 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[startup],
         on_shutdown=[shutdown],
         middleware=[request_context_middleware],
+        before_request=notify_routes.count_unread,
         before_send=[security_headers],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--workers", type=int, default=1,
                            help="worker processes under a supervisor that restarts a dead one (default 1)")
-    sub.add_parser("seed-demo", help="create demo data and print one-time codes")
+    seed_cmd = sub.add_parser("seed-demo", help="create demo data and print one-time codes")
+    seed_cmd.add_argument("--port", type=int, default=8000, help="the port `serve` will use (for the printed address)")
     admin = sub.add_parser("create-admin", help="create an administrator and print a one-time code")
     admin.add_argument("name")
     sub.add_parser("audit-verify", help="check the audit log's hash chain")
@@ -164,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         from server.seed import seed_demo
 
         codes = asyncio.run(_with_db(settings, lambda db: seed_demo(db, settings)))
-        print("\nDemo accounts (codes work once, for 14 days; open http://localhost:8000/enroll):")
+        print(f"\nDemo accounts (codes work once, for {settings.enrollment_code_days} days; "
+              f"open http://localhost:{args.port}/enroll):")
         for role, name, code in codes:
             print(f"  {role:<10} {name:<22} {code}")
         print()

@@ -26,7 +26,7 @@ LAST = ["Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen
 
 def build_patient(name: str, stage: int, received: date, step_days: int = 14) -> Patient:
     """A patient at `stage` whose earlier stages were entered `step_days` apart from `received`."""
-    patient = Patient(name=name, name_search=name.lower(), birth_date=date(1975, 5, 17), gp_name="Fastlege Berit Bø",
+    patient = Patient(name=name, name_search=name.lower(), birth_date=date(1975, 5, 17), gp_name="Berit Bø",
                       gp_office="Sentrum legekontor", stage=stage, referral_received_on=received)
     events = []
     for number in range(1, stage + 1):

@@ -37,6 +37,22 @@ def _networks(value: str | None) -> tuple[IPv4Network | IPv6Network, ...]:
 
 
 @dataclass(frozen=True)
+class Clinic:
+    """How to reach the clinic: shown wherever a page says "contact the clinic", and on the printed plan."""
+
+    name: str = "Smerteklinikken"
+    phone: str = ""
+    address: str = ""
+    email: str = ""
+    hours: str = ""
+
+    @property
+    def tel(self) -> str:
+        """The phone number for a `tel:` link: digits and a leading +."""
+        return "".join(ch for ch in self.phone if ch.isdigit() or ch == "+")
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     secret_key: str
@@ -58,6 +74,7 @@ class Settings:
     vapid_subject: str = "mailto:drift@samhandling.invalid"
     # The reminder worker runs inside the app unless this is false (then run `samhandling worker`).
     run_worker: bool = True
+    clinic: Clinic = field(default_factory=Clinic)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -81,6 +98,9 @@ class Settings:
             vapid_private_key=env.get("VAPID_PRIVATE_KEY", ""),
             vapid_subject=env.get("VAPID_SUBJECT") or "mailto:drift@samhandling.invalid",
             run_worker=_bool(env.get("RUN_WORKER"), True),
+            clinic=Clinic(name=env.get("CLINIC_NAME") or Clinic.name, phone=env.get("CLINIC_PHONE", ""),
+                          address=env.get("CLINIC_ADDRESS", ""), email=env.get("CLINIC_EMAIL", ""),
+                          hours=env.get("CLINIC_HOURS", "")),
         )
 
     @property

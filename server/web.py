@@ -9,6 +9,7 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.access import sessions
 from server.access.policy import ANONYMOUS, Actor
@@ -54,9 +55,13 @@ def base_context(request: Request) -> dict[str, Any]:
         text = trans.gettext(message)
         return text % params if params else text
 
+    try:
+        pending = sessions.pop_flash(state.get("user_session"))
+    except SQLAlchemyError:  # an error page rendered after the request's transaction ended (a CSRF refusal)
+        pending = []
     flashes = [
         {"kind": item["kind"], "message": _translate(trans, item["message"], item.get("params", {}))}
-        for item in sessions.pop_flash(state.get("user_session"))
+        for item in pending
     ]
     return {
         "request": request,
@@ -68,6 +73,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "ngettext": lambda s, p, n: trans.ngettext(s, p, n) % {"num": n},
         "csrf_token": value_or_empty(ScopeState.from_scope(request.scope).csrf_token),
         "flashes": flashes,
+        "unread": state.get("unread", 0),
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
 

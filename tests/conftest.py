@@ -16,7 +16,7 @@ from server.app import create_app
 from server.db import make_engine, make_sessionmaker
 from server.pathway.models import Patient
 from server.seed import build_patient
-from server.settings import Settings
+from server.settings import Clinic, Settings
 from tests.databases import BACKENDS, IN_CI, PG_URL, Template
 
 BASE_URL = "https://testserver.local"
@@ -38,10 +38,15 @@ def database_url(request, db_template, tmp_path) -> str:
     return db_template.fresh_url(request.param, tmp_path)
 
 
+# The clinic's contact details (CLINIC_* settings) as the tests see them.
+TEST_CLINIC = Clinic(name="Smerteklinikken test", phone="+47 73 00 00 00", address="Testveien 1, 7030 Trondheim",
+                     email="smerte@example.no", hours="hverdager 08–15")
+
+
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
     return Settings(database_url=database_url, secret_key=SECRET, rp_id="testserver.local",
-                    origin=BASE_URL, var_dir=tmp_path, run_worker=False)
+                    origin=BASE_URL, var_dir=tmp_path, run_worker=False, clinic=TEST_CLINIC)
 
 
 @pytest.fixture

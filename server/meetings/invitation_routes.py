@@ -17,7 +17,7 @@ from server.i18n import N_
 from server.meetings import invitations as service
 from server.meetings.models import Meeting, MeetingParticipant
 from server.pathway.acting import patient_for
-from server.web import actor, audit_ctx, flash, locale, redirect, render
+from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 EXTERNAL_HEADERS = {"X-Robots-Tag": "noindex, nofollow"}
@@ -57,7 +57,23 @@ async def invitation_page(request: Request, token: str, db: AsyncSession) -> Res
     form = {"answer": "" if invitation.answer == "pending" else invitation.answer,
             "proposed_time": invitation.proposed_time, "comment": invitation.comment}
     return render(request, "meetings/invitation.html", _external_context(opened, token) | {
-        "form": form, "errors": {}}, headers=EXTERNAL_HEADERS)
+        "form": form, "errors": {}, "patient": await service.patient_shown(db, opened.participant)},
+        headers=EXTERNAL_HEADERS)
+
+
+@get("/invitation/{token:str}/calendar.ics", opt=policy(PUBLIC))
+async def invitation_calendar(request: Request, token: str, db: AsyncSession) -> Response:
+    opened = await service.open_link(db, _secret(request), token)
+    if opened.problem:
+        return await _refused(request, db, opened)
+    settings = request.app.state.settings
+    description = gettext(request, N_("Collaboration meeting with the pain clinic. Your invitation: %(url)s"),
+                          url=f"{settings.origin}/invitation/{token}")
+    body = await service.invitee_calendar(db, opened, _request_id(request), description=description,
+                                          uid_host=settings.rp_id)
+    return Response(body.encode("utf-8"), media_type="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="samhandlingsmote-{opened.meeting.number}.ics"',
+        "Cache-Control": "no-store"} | EXTERNAL_HEADERS)
 
 
 @post("/invitation/{token:str}/answer", opt=policy(PUBLIC))
@@ -70,7 +86,8 @@ async def answer(request: Request, token: str, data: Form, db: AsyncSession) -> 
     if not form.check():
         await service.answer_refused(db, ctx, opened)
         return render(request, "meetings/invitation.html", _external_context(opened, token) | {
-            "form": form.values, "errors": form.error_map}, status=422, headers=EXTERNAL_HEADERS)
+            "form": form.values, "errors": form.error_map,
+            "patient": await service.patient_shown(db, opened.participant)}, status=422, headers=EXTERNAL_HEADERS)
     await service.apply_answer(db, ctx, opened.invitation, form.values)
     return render(request, "meetings/invitation_done.html", _external_context(opened, token),
                   headers=EXTERNAL_HEADERS)
@@ -200,5 +217,5 @@ async def record_answer(request: Request, meeting_id: int, participant_id: int, 
     return redirect(request, _back(meeting))
 
 
-ROUTES = [invitation_page, answer, clinic_invitations, create_link, new_link, revoke_confirm, revoke, record_form,
-          record_answer]
+ROUTES = [invitation_page, invitation_calendar, answer, clinic_invitations, create_link, new_link, revoke_confirm,
+          revoke, record_form, record_answer]

@@ -32,6 +32,7 @@ from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.forms import Form, text
 from server.i18n import N_, OSLO, today_oslo
+from server.meetings import ics
 from server.meetings.models import AgendaSegment, Invitation, Meeting, MeetingParticipant
 from server.notify.service import notify
 from server.pathway import service as pathway
@@ -123,6 +124,28 @@ def participant_ctx(participant: MeetingParticipant, request_id: str) -> AuditCo
     return AuditContext(None, f"participant:{participant.id}", request_id)
 
 
+SHOWS_PATIENT = ("gp", "nav")  # the patient chose these in the wishes; they need to know whom it concerns
+
+
+async def patient_shown(db: AsyncSession, participant: MeetingParticipant) -> Patient | None:
+    """The patient's name and birth date for the GP's and NAV's page (never health details); None for others."""
+    if participant.kind not in SHOWS_PATIENT:
+        return None
+    return await db.get(Patient, participant.meeting.patient_id)
+
+
+async def invitee_calendar(db: AsyncSession, opened: Opened, request_id: str, *, description: str,
+                           uid_host: str) -> str:
+    """The meeting as an .ics file for the invitee's calendar (an audited read by the participant)."""
+    meeting = opened.meeting
+    location = meeting.address or (meeting.video_link if meeting.video_link.startswith("https://") else "")
+    body = ics.meeting_ics(meeting, summary=f"Samhandlingsmøte {meeting.number}", description=description,
+                           location=location, uid_host=uid_host, now=utcnow())
+    await record(db, participant_ctx(opened.participant, request_id), "invitation.calendar_downloaded",
+                 patient_ids=[meeting.patient_id], detail=f"invitation {opened.invitation.id}")
+    return body
+
+
 def segments_for(participant: MeetingParticipant, meeting: Meeting) -> list[AgendaSegment]:
     """The agenda segments the participant joins: all of them when they attend the whole meeting."""
     if participant.whole_meeting:
@@ -169,6 +192,7 @@ async def apply_answer(db: AsyncSession, ctx: AuditContext, invitation: Invitati
     invitation.comment = form.get("comment", "").strip()
     invitation.answered_at = utcnow()
     invitation.recorded_by = recorded_by
+    invitation.answer_before_move = ""  # an answer to the current time
     await db.flush()
     action = "invitation.answered" if recorded_by is None else "invitation.answer_recorded"
     await record(db, ctx, action, patient_ids=[meeting.patient_id], detail=f"invitation {invitation.id}: {answer}")

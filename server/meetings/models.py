@@ -118,6 +118,9 @@ class Invitation(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the answer was recorded by a clinician (e.g. the GP answered by phone).
     recorded_by: Mapped[int | None] = mapped_column(Integer)
+    # The answer given to the old time when the meeting was moved ("" otherwise): `answer` is then
+    # "pending" again until the participant answers the new time.
+    answer_before_move: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
     participant: Mapped[MeetingParticipant] = relationship(back_populates="invitation")
 

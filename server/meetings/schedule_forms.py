@@ -13,6 +13,7 @@ summer time, UTC+2): the clinic can pick 03:00 or later for anything after the c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -23,7 +24,7 @@ from wtforms.validators import ValidationError
 from server.dates import parse_date, parse_time
 from server.forms import INVALID_TIME, Form, build, date_field, text, time_field
 from server.i18n import N_, OSLO
-from server.meetings.wishes import OTHER_ROLES, TOPICS
+from server.meetings.wishes import OTHER_ROLES, TOPICS, role_key
 
 MIN_DURATION, MAX_DURATION = 15, 480
 MAX_SHORT, MAX_NOTE, MAX_LINK = 200, 2000, 500
@@ -185,7 +186,8 @@ def row_kind(form: dict[str, str], i: int) -> str:
 
 # --- Prefill --------------------------------------------------------------------------------
 
-def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, first_segment_title: str) -> dict[str, str]:
+def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, first_segment_title: str,
+            translate: Callable[[str], str] = str) -> dict[str, str]:
     """A new form: the GP from the patient record, then whatever the patient asked for."""
     wishes = wishes or {}
     form = {key: "" for key in form_keys()}
@@ -201,7 +203,9 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
     form["p1_part"] = _part(nav.get("part"))
     extra = [("relative", {"name": r.get("name", ""), "role": r.get("relation", ""), "part": r.get("part")})
              for r in wishes.get("relatives") or [] if isinstance(r, dict)]
-    extra += [("other", {"name": o.get("name", ""), "role": OTHER_ROLE_LABELS.get(o.get("role", ""), o.get("role", "")),
+    extra += [("other", {"name": o.get("name", ""),
+                         "role": translate(OTHER_ROLE_LABELS[o["role"]]) if o.get("role") in OTHER_ROLE_LABELS
+                         else o.get("role", ""),
                          "organisation": o.get("organisation", ""), "contact": o.get("contact", ""),
                          "part": o.get("part")})
               for o in wishes.get("others") or [] if isinstance(o, dict)]
@@ -350,7 +354,8 @@ def _participants(form: dict[str, str], errors: dict[str, str]) -> list[Particip
         seen.add(key)
         if too_long or f"p{i}_name" in errors or f"p{i}_contact" in errors:
             continue
-        result.append(ParticipantIn(i, kind, values["name"], values["role"], values["organisation"],
+        role = role_key(values["role"]) if kind == "other" else values["role"]  # a known role is stored as its key
+        result.append(ParticipantIn(i, kind, values["name"], role, values["organisation"],
                                     values["contact"], form.get(f"p{i}_part") != "part"))
     return result
 

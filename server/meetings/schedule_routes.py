@@ -57,7 +57,7 @@ async def new_meeting(request: Request, patient_id: int, db: AsyncSession, numbe
     patient = await _patient(request, db, patient_id, number)
     wishes = await scheduling.schedule_form_wishes(db, audit_ctx(request), patient, number)
     form = forms.prefill(number, patient.gp_name, patient.gp_office, wishes,
-                         gettext(request, forms.FIRST_SEGMENT[number]))
+                         gettext(request, forms.FIRST_SEGMENT[number]), lambda m: gettext(request, m))
     return await _schedule_page(request, db, patient, number, form, {})
 
 

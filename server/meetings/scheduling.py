@@ -124,11 +124,14 @@ async def reschedule(db: AsyncSession, ctx: AuditContext, meeting: Meeting, star
     meeting.changes.append(MeetingChange(kind="rescheduled", by_account_id=ctx.account_id,
                                          old_starts_at=meeting.starts_at, new_starts_at=starts_at,
                                          reason=reason.strip()))
+    moved = starts_at != meeting.starts_at
     meeting.starts_at = starts_at
     meeting.duration_minutes = duration
     if late_reason is not None:
         meeting.late_reason = late_reason.strip()
     meeting.version += 1
+    if moved:
+        ask_again(meeting)
     await db.flush()
     await invitations.refresh_expiry(db, meeting)  # links stay valid until the (new) end
     note = await notify(db, meeting.patient_id, MSG_RESCHEDULED, link="/meeting", number=str(meeting.number),
@@ -139,6 +142,16 @@ async def reschedule(db: AsyncSession, ctx: AuditContext, meeting: Meeting, star
                                     message=MSG_RESCHEDULED, cancelled=False, number=str(meeting.number),
                                     when=starts_at.isoformat())
     await record(db, ctx, "meeting.rescheduled", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")
+
+
+def ask_again(meeting: Meeting) -> None:
+    """A new time needs new answers: an answer to the old time is kept aside and the invitee is asked again.
+    (The GP's acceptance that opened stage 5 stays: it was an acceptance to take part, not of a time.)"""
+    for participant in meeting.participants:
+        invitation = participant.invitation
+        if invitation is not None and invitation.answer != "pending":
+            invitation.answer_before_move = invitation.answer
+            invitation.answer = "pending"
 
 
 async def cancel(db: AsyncSession, ctx: AuditContext, meeting: Meeting, reason: str) -> None:
@@ -173,9 +186,14 @@ def join_state(meeting: Meeting, now: datetime | None = None) -> JoinState:
 
 
 def answer_of(participant: MeetingParticipant) -> str:
-    """pending | accepted | declined | proposed, or 'not_invited' when no invitation exists yet."""
+    """pending | accepted | declined | proposed, 'moved' (answered the old time, not yet the new one),
+    or 'not_invited' when no invitation exists yet."""
     invitation = participant.invitation
-    return invitation.answer if invitation is not None else "not_invited"
+    if invitation is None:
+        return "not_invited"
+    if invitation.answer == "pending" and invitation.answer_before_move:
+        return "moved"
+    return invitation.answer
 
 
 def segment_names(meeting: Meeting, segment: AgendaSegment) -> list[str]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext, record
 from server.db import utcnow
-from server.i18n import N_
+from server.i18n import LANGUAGE_NAMES, N_, translations
 from server.meetings.models import Meeting, MeetingWishes
 from server.notify import reminders
 from server.pathway.models import Patient
@@ -38,6 +38,20 @@ OTHER_ROLES = {
     "physiotherapist": N_("Physiotherapist"), "psychologist": N_("Psychologist"), "employer": N_("Employer"),
     "municipal": N_("Municipal services"), "other": N_("Other"),
 }
+
+
+def role_key(text: str) -> str:
+    """A helper's role as stored: the key when the text names one of OTHER_ROLES (its key, or its label in any
+    language), else the text as typed. Shown through the `| role` filter, so "Fysioterapeut" chosen in bokmål is
+    never read back as "Physiotherapist"."""
+    wanted = text.strip().casefold()
+    for key, label in OTHER_ROLES.items():
+        names = {key, label.casefold()} | {translations(code).gettext(label).casefold() for code in LANGUAGE_NAMES}
+        if wanted in names:
+            return key
+    return text.strip()
+
+
 PLACES = {"home": N_("Digitally from home (video)"), "clinic": N_("At the pain clinic"),
           "gp": N_("At my GP's office")}
 

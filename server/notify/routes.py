@@ -12,6 +12,14 @@ from server.notify import service
 from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
 
 
+async def count_unread(request: Request) -> None:
+    """Before every route: the number of unread messages for the header of a patient's pages."""
+    state = request.scope.get("state", {})
+    current = actor(request)
+    if current.role == "patient" and current.patient_id is not None and "db" in state:
+        state["unread"] = await service.unread_count(state["db"], current.patient_id)
+
+
 @get("/inbox", opt=policy(PATIENT))
 async def inbox(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), VIEW_MEETING)

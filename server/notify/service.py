@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext, record
@@ -39,6 +39,12 @@ async def inbox(db: AsyncSession, ctx: AuditContext, patient_id: int, limit: int
                                   .limit(limit))).all())
     await record(db, ctx, "inbox.viewed", patient_ids=[patient_id])
     return rows
+
+
+async def unread_count(db: AsyncSession, patient_id: int) -> int:
+    """How many messages the patient has not read (the header's "Messages 2"; no content is read)."""
+    return await db.scalar(select(func.count()).select_from(Notification).where(
+        Notification.patient_id == patient_id, Notification.read_at.is_(None))) or 0
 
 
 async def mark_all_read(db: AsyncSession, ctx: AuditContext, patient_id: int) -> None:

@@ -1,28 +1,107 @@
-"""The patient's home page: where they are in the pathway and what comes next."""
+"""The patient's home page: what to do now, the next meeting, the action plan, then where they are.
+
+Everything shown is derived from the data (wishes, meetings, the published plan), so nothing on the
+page can contradict it: no "the plan will be made at SHM 1" once a plan exists, no meeting link
+without a meeting.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from litestar import Request, Response, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.policy import PATIENT, VIEW_PATIENT, policy
+from server.db import utcnow
+from server.i18n import N_, today_oslo
+from server.meetings import scheduling
+from server.meetings import wishes as wishes_service
+from server.meetings.models import Meeting
 from server.pathway import service
 from server.pathway.acting import patient_for
 from server.pathway.stages import stage
+from server.plan import view as plan_view
+from server.plan.forms import STATUS_LABELS
 from server.web import actor, audit_ctx, render
+
+WISHES_STAGES = (3, 4)  # the patient tells who should come during the invitation and the assessment
+DUE_SOON = timedelta(days=14)  # a measure due within two weeks (or overdue) is something to do now
+OPEN_STATUSES = ("planned", "in_progress", "paused")
+
+
+@dataclass(frozen=True)
+class Action:
+    """The one thing the patient should do now: a primary button."""
+
+    label: str  # msgid with %(title)s
+    href: str
+    title: str = ""
+
+
+def _wishes_action(patient_stage: int, wishes_state: str, meeting_planned: bool) -> Action | None:
+    if patient_stage not in WISHES_STAGES or meeting_planned:
+        return None
+    if wishes_state in ("none", "draft"):
+        return Action(N_("Tell us who should come"), "/meeting/wishes")
+    if wishes_state == "changed_unsent":
+        return Action(N_("Send your changed wishes"), "/meeting/wishes")
+    return None
+
+
+def _due_measure(view: plan_view.PlanView | None, today: date) -> plan_view.MeasureView | None:
+    if view is None:
+        return None
+    due = [m for m in view.own if m.status in OPEN_STATUSES and m.due and m.due <= today + DUE_SOON]
+    return min(due, key=lambda m: m.due) if due else None
+
+
+def _confirmed(meeting: Meeting) -> list[str]:
+    return [p.name for p in meeting.participants if scheduling.answer_of(p) == "accepted"]
+
+
+async def home_context(db: AsyncSession, request: Request, patient, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    ctx = audit_ctx(request)
+    wishes_state = wishes_service.state_of(await wishes_service.get_wishes(db, patient.id, 1))
+    upcoming = await scheduling.upcoming_for_patient(db, ctx, patient.id, now)
+    meetings = await scheduling.patient_meetings(db, patient.id)
+    held = [m for m in meetings if m.status == "scheduled" and scheduling.ends_at(m) < now]
+    view = await plan_view.read_current(db, ctx, patient.id, action="plan.home_viewed")
+    next_item = upcoming[0] if upcoming else None
+    actions = []
+    if next_item and next_item["join"].state == "open" and next_item["meeting"].video_link:
+        actions.append(Action(N_("Join the meeting"), next_item["meeting"].video_link))
+    wishes_action = _wishes_action(patient.stage, wishes_state, bool(upcoming))
+    if wishes_action:
+        actions.append(wishes_action)
+    due = _due_measure(view, today_oslo())
+    if due:
+        actions.append(Action(N_("Tell us how it is going: %(title)s"), f"/plan#measure-{due.uid}", due.title))
+    return {
+        "patient": patient,
+        "current": stage(patient.stage),
+        "timeline": service.timeline(patient),
+        "deadline": service.deadline_for(patient) if not upcoming and patient.stage < 9 else None,
+        "action": actions[0] if actions else None,
+        "wishes_state": wishes_state,
+        "wishes_open": patient.stage <= 6,
+        "next": next_item,
+        "confirmed": _confirmed(next_item["meeting"]) if next_item else [],
+        "last_held": max(held, key=lambda m: m.starts_at) if held else None,
+        "plan": view,
+        "plan_updated": view is not None and view.version.number > 1,
+        "status_labels": STATUS_LABELS,
+    }
 
 
 @get("/home", opt=policy(PATIENT))
 async def home(request: Request, db: AsyncSession) -> Response:
     patient = await patient_for(db, actor(request), VIEW_PATIENT)
     await service.view_patient(db, audit_ctx(request), patient, "patient.home_viewed")
-    context = {
-        "patient": patient,
-        "current": stage(patient.stage),
-        "timeline": service.timeline(patient),
-        "deadline": service.deadline_for(patient),
-    }
-    return render(request, "pathway/home.html", context)
+    return render(request, "pathway/home.html", await home_context(db, request, patient))
 
 
 ROUTES = [home]

@@ -18,7 +18,7 @@ from server.i18n import LOCALES
 from server.web import actor, safe_next
 
 PWA_DIR = Path(__file__).parent.parent / "pwa"
-HOME_BY_ROLE = {"patient": "/home", "clinician": "/clinic/patients", "admin": "/admin/accounts",
+HOME_BY_ROLE = {"patient": "/home", "clinician": "/clinic/worklist", "admin": "/admin/accounts",
                 "researcher": "/research/participants"}
 
 
@@ -39,7 +39,7 @@ async def set_language(
     return response
 
 
-@get("/static/{path:path}", opt=policy(PUBLIC) | {"static": True}, include_in_schema=False)
+@get("/static/{path:path}", opt=policy(PUBLIC) | {"static": True, "exclude_from_csrf": True}, include_in_schema=False)
 async def static_file(request: Request, path: str) -> File:
     resolved = request.app.state.static.resolve(path.lstrip("/"))
     if resolved is None:
@@ -51,13 +51,13 @@ async def static_file(request: Request, path: str) -> File:
                 headers={"Cache-Control": cache})
 
 
-@get("/manifest.webmanifest", opt=policy(PUBLIC) | {"static": True}, include_in_schema=False)
+@get("/manifest.webmanifest", opt=policy(PUBLIC) | {"static": True, "exclude_from_csrf": True}, include_in_schema=False)
 async def web_manifest() -> File:
     return File(PWA_DIR / "manifest.webmanifest", media_type="application/manifest+json",
                 content_disposition_type="inline", headers={"Cache-Control": "public, max-age=3600"})
 
 
-@get("/healthz", opt=policy(PUBLIC) | {"static": True}, include_in_schema=False)
+@get("/healthz", opt=policy(PUBLIC) | {"static": True, "exclude_from_csrf": True}, include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

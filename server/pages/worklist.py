@@ -33,12 +33,14 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
                or_(MeetingWishes.read_at.is_(None), MeetingWishes.read_at < MeetingWishes.submitted_at))
         .order_by(MeetingWishes.submitted_at).limit(LIMIT)
     )).all()
-    progress = (await db.execute(  # (patient id, name, unread count, newest), longest waiting first
-        select(Patient.id, Patient.name, func.count(MeasureUpdate.id), func.max(MeasureUpdate.at))
+    progress = (await db.execute(  # (patient id, name, unread count, newest, birth date), longest waiting first
+        select(Patient.id, Patient.name, func.count(MeasureUpdate.id), func.max(MeasureUpdate.at),
+               Patient.birth_date)
         .join(ActionPlan, ActionPlan.patient_id == Patient.id)
         .join(MeasureUpdate, MeasureUpdate.plan_id == ActionPlan.id)
         .where(MeasureUpdate.read_at.is_(None))
-        .group_by(Patient.id, Patient.name).order_by(func.min(MeasureUpdate.at), Patient.id).limit(LIMIT)
+        .group_by(Patient.id, Patient.name, Patient.birth_date)
+        .order_by(func.min(MeasureUpdate.at), Patient.id).limit(LIMIT)
     )).all()
     waiting_gp = (await db.execute(
         select(Invitation, Meeting, Patient)
@@ -49,16 +51,28 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
                Invitation.created_at <= utcnow() - timedelta(days=GP_ANSWER_DAYS), Meeting.status == "scheduled")
         .order_by(Invitation.created_at).limit(LIMIT)
     )).all()
+    answers = (await db.execute(  # to deal with: the new time not confirmed, a decline, another time proposed
+        select(Invitation, MeetingParticipant, Meeting, Patient)
+        .join(MeetingParticipant, MeetingParticipant.id == Invitation.participant_id)
+        .join(Meeting, Meeting.id == MeetingParticipant.meeting_id)
+        .join(Patient, Patient.id == Meeting.patient_id)
+        .where(Invitation.revoked_at.is_(None), Meeting.status == "scheduled", Meeting.starts_at >= utcnow(),
+               or_(Invitation.answer.in_(("declined", "proposed")),
+                   and_(Invitation.answer == "pending", Invitation.answer_before_move != "")))
+        .order_by(Meeting.starts_at, MeetingParticipant.position).limit(LIMIT)
+    )).all()
     deadlines = list((await db.scalars(
         select(Patient).options(selectinload(Patient.events)).where(and_(Patient.next_deadline.is_not(None),
                                    Patient.next_deadline <= today_oslo() + timedelta(days=CLOSE_DAYS)))
         .order_by(Patient.next_deadline, Patient.id).limit(LIMIT)
     )).all())
     shown = {p.id for _, p in new_input} | {p.id for _, _, p in waiting_gp} | {p.id for p in deadlines} \
+        | {row[3].id for row in answers} \
         | {row[0] for row in progress}
     if shown:
         await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
-    return {"new_input": new_input, "progress": progress, "waiting_gp": waiting_gp, "deadlines": deadlines}
+    return {"new_input": new_input, "progress": progress, "waiting_gp": waiting_gp, "deadlines": deadlines,
+            "answers": answers}
 
 
 @get("/clinic/worklist", opt=policy(CLINICIAN))

@@ -59,19 +59,31 @@ async def _update(request: Request, db: AsyncSession, uid: str, data: dict, kind
     form, errors = service.read_update(kind, data, uid, locale(request))
     if errors:
         return _plan_page(request, plan_view, uid=uid, form=form, errors=errors, status=422)
-    if kind == "status" and form["status"] == plan_view.measure(uid).status:
-        message = N_("The status was already set to that. Nothing changed.")
-    elif kind == "status":
-        await service.save_update(db, ctx, plan, uid, status=form["status"])
-        message = N_("The status is saved.")
-    else:
-        await service.save_update(db, ctx, plan, uid, note=form["note"])
-        message = N_("Your note is saved. The clinic can read it.")
+    message = await _save(db, ctx, plan, uid, form, plan_view.measure(uid).status)
     if is_block_request(request):
         _plan, fresh = await service.current_view(db, patient_id)
         return _plan_page(request, fresh, uid=uid, saved=message)
     flash(request, message)
     return redirect(request, f"/plan#measure-{uid}")
+
+
+async def _save(db: AsyncSession, ctx, plan, uid: str, form: dict, current: str) -> str:
+    """Store what changed (the status, the note, or both in one update); the message to show."""
+    status = form.get("status") or None
+    status = status if status != current else None
+    note = form.get("note", "")
+    if status is None and not note:
+        return N_("The status was already set to that. Nothing changed.")
+    await service.save_update(db, ctx, plan, uid, status=status, note=note)
+    if status and note:
+        return N_("The status and your note are saved. The clinic can read them.")
+    return N_("The status is saved.") if status else N_("Your note is saved. The clinic can read it.")
+
+
+@post("/plan/measures/{uid:str}", opt=policy(PATIENT))
+async def update_measure(request: Request, uid: str, data: Form, db: AsyncSession) -> Response:
+    """The measure's one form: status and note together."""
+    return await _update(request, db, uid, data, "measure")
 
 
 @post("/plan/measures/{uid:str}/status", opt=policy(PATIENT))
@@ -126,4 +138,4 @@ async def print_view(request: Request, db: AsyncSession) -> Response:
     return render(request, "plan/print.html", context | _labels())
 
 
-ROUTES = [plan_page, update_status, add_note, history, compare_versions, print_view]
+ROUTES = [update_measure, plan_page, update_status, add_note, history, compare_versions, print_view]

@@ -178,9 +178,18 @@ class NoteForm(Form):
     note = text(required=N_("Write how it is going."), max=NOTE_MAX, multiline=True)
 
 
+class MeasureForm(Form):
+    """The measure's one form: status and note together, so neither is lost when the other is saved."""
+
+    status = choice(STATUSES, N_("Choose a status."), required=False)
+    note = text(max=NOTE_MAX, multiline=True)
+
+
 def read_update(kind: str, data: Any, uid: str, locale: str) -> tuple[dict, dict]:
-    """(cleaned answers, errors keyed by the field's id in the page, e.g. "status-m-1") of a status or note."""
-    form = StatusForm(data, locale=locale) if kind == "status" else NoteForm(data, locale=locale)
+    """(cleaned answers, errors keyed by the field's id in the page, e.g. "status-m-1") of a status, a note
+    or both (`kind` "measure")."""
+    forms = {"status": StatusForm, "note": NoteForm, "measure": MeasureForm}
+    form = forms[kind](data, locale=locale)
     form.validate()
     return form.cleaned, form.errors_with_suffix(uid)
 
@@ -203,6 +212,7 @@ async def save_update(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, uid
                            status=status, note=note)
     db.add(update)
     await db.flush()
-    action = "plan.measure_status_changed" if status else "plan.measure_note_added"
-    await record(db, ctx, action, patient_ids=[plan.patient_id], detail=f"measure {uid} update {update.id}")
+    actions = (["plan.measure_status_changed"] if status else []) + (["plan.measure_note_added"] if note else [])
+    for action in actions:
+        await record(db, ctx, action, patient_ids=[plan.patient_id], detail=f"measure {uid} update {update.id}")
     return update

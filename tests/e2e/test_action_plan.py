@@ -95,9 +95,12 @@ def test_action_plan_story(browser, phone, live_server):
     patient.check_a11y()
     mine = p.get_by_role("region", name="Gå en tur hver dag")
     assert p.get_by_role("region", name="Oppfølgingstime hos fastlegen").get_by_label("Status").count() == 0
+    # Status and note in one form (issue 8): neither change is lost when saving.
+    mine.get_by_label("Status").select_option(label="In progress")
     mine.get_by_label("How is it going?").fill("Går bra, 20 minutter de fleste dager")
-    mine.get_by_role("button", name="Save note").click()
+    mine.get_by_role("button", name="Save", exact=True).click()
     expect(p.get_by_text("Går bra, 20 minutter de fleste dager").first).to_be_visible()
+    expect(p.get_by_role("region", name="Gå en tur hver dag").get_by_text("In progress").first).to_be_visible()
     patient.check_a11y()
 
     no_js = Phone(browser, live_server, javascript=False)
@@ -106,9 +109,12 @@ def test_action_plan_story(browser, phone, live_server):
         no_js.goto("/plan")
         to_english(no_js)
         card = no_js.page.get_by_role("region", name="Gå en tur hver dag")
-        card.get_by_label("Status").select_option(label="In progress")
+        card.get_by_label("Status").select_option(label="Done")
+        card.get_by_label("How is it going?").fill("Ferdig uten JavaScript")
         card.get_by_role("button", name="Save", exact=True).click()
-        expect(no_js.page.get_by_role("region", name="Gå en tur hver dag").get_by_text("In progress").first).to_be_visible()
+        saved = no_js.page.get_by_role("region", name="Gå en tur hver dag")
+        expect(saved.get_by_text("Done").first).to_be_visible()
+        expect(saved.get_by_text("Ferdig uten JavaScript")).to_be_visible()
         no_js.check_a11y()
     finally:
         no_js.close()

@@ -76,7 +76,7 @@ def test_shm_planning_story(browser, phone, live_server):
     # The clinician sees the new input, reads it and schedules the meeting.
     clinic = phone()
     enroll(clinic, clinician_code)
-    expect(clinic.page.get_by_role("heading", name="Pasienter", exact=True)).to_be_visible()
+    expect(clinic.page.get_by_role("heading", name="Arbeidsliste", exact=True)).to_be_visible()  # issue 8
     to_english(clinic)
     c = clinic.page
     c.get_by_role("link", name="Worklist").click()
@@ -114,7 +114,7 @@ def test_shm_planning_story(browser, phone, live_server):
     c.get_by_role("link", name="Invitations and answers").click()
     clinic.check_a11y()
     links = {}
-    for name in ("Fastlege Berit Bø", "Nora Veileder"):
+    for name in ("Berit Bø", "Nora Veileder"):
         c.get_by_role("button", name=re.compile(f"Create link.*{name}")).click()
         expect(c.get_by_text(f"A new link for {name}")).to_be_visible()
         links[name] = c.get_by_label("Invitation link").input_value()
@@ -123,9 +123,10 @@ def test_shm_planning_story(browser, phone, live_server):
 
     # External participants have no account and see the default language, bokmål.
     gp = phone()
-    gp.page.goto(links["Fastlege Berit Bø"])
+    gp.page.goto(links["Berit Bø"])
     gp.check_a11y()
-    assert "Kari" not in gp.page.content()  # no patient name, no health details
+    # Issue 8: the GP is told whom the meeting concerns (name and birth date), still no health details.
+    expect(gp.page.get_by_text("Kari Nordmann, født 17. mai 1975")).to_be_visible()
     gp.page.get_by_label("Ja, jeg blir med").check()
     gp.page.get_by_role("button", name="Send svar").click()
     expect(gp.page.get_by_role("heading", name="Takk for svaret ditt")).to_be_visible()
@@ -138,7 +139,7 @@ def test_shm_planning_story(browser, phone, live_server):
     expect(nav.page.get_by_role("heading", name="Takk for svaret ditt")).to_be_visible()
 
     # A tampered link opens nothing.
-    response = gp.page.goto(links["Fastlege Berit Bø"][:-2] + "xx")
+    response = gp.page.goto(links["Berit Bø"][:-2] + "xx")
     assert response.status == 404
     expect(gp.page.get_by_role("heading", name="Denne lenken kan ikke brukes")).to_be_visible()
 

@@ -113,6 +113,9 @@ def test_clinician_moves_the_patient_and_the_patient_sees_the_change(phone, live
 
     clinic = phone()
     enroll(clinic, clinician_code)
+    # Issue 8: a clinician lands on the worklist after login.
+    expect(clinic.page.get_by_role("heading", name="Arbeidsliste", exact=True)).to_be_visible()
+    clinic.page.get_by_role("link", name="Pasienter", exact=True).click()
     expect(clinic.page.get_by_role("heading", name="Pasienter", exact=True)).to_be_visible()
     clinic.check_a11y()
     clinic.page.get_by_label("Søk etter navn").fill("kari")

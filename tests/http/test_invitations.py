@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from server.audit.models import AuditEvent
 from server.db import utcnow
-from server.i18n import today_oslo
+from server.i18n import Formatter, today_oslo
 from server.meetings import invitations
-from server.meetings.models import Invitation
+from server.meetings.models import Invitation, MeetingParticipant
 from server.notify.models import Notification
 from server.pathway.models import Patient
 from tests import factories
@@ -78,7 +78,8 @@ async def test_page_shows_time_format_and_their_segments_without_login_or_patien
     assert "Video meeting" in html and 'href="https://video.example/kari"' in html
     assert "Nils Nav" in html and "NAV-veileder" in html
     assert "Work and NAV" in html and "Feedback from the assessment" not in html  # only their segment
-    assert "Kari" not in html and "Nordmann" not in html and "1975" not in html  # no patient name, no birth date
+    # Issue 8: NAV (chosen by the patient in the wishes) is told whom the meeting concerns; still no health details.
+    assert 'data-patient' in html and "Kari Nordmann" in html
     assert "a patient you follow" not in html
     assert response.headers["cache-control"] == "no-store" and "noindex" in response.headers["x-robots-tag"]
     assert 'name="_csrf_token"' in html
@@ -91,7 +92,8 @@ async def test_the_gp_sees_the_whole_agenda_and_a_patient_they_follow(client, db
     _, token = await _link(db, gp, meeting)
     html = (await client.get(f"/invitation/{token}")).text
     assert "a patient you follow" in html and "You are invited to the whole meeting." in html
-    assert "Feedback from the assessment" in html and "Work and NAV" in html and "Kari" not in html
+    assert "Feedback from the assessment" in html and "Work and NAV" in html
+    assert "<strong>Concerns:</strong> Kari Nordmann, born" in html  # issue 8: which patient it concerns
 
 
 async def test_page_is_in_bokmal_by_default(client, db, world):
@@ -371,3 +373,31 @@ async def test_patients_and_anonymous_users_cannot_use_the_clinic_routes(client,
     anonymous = await client.get(base, follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
     assert await db.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+# --- Issue 8: whom it concerns, a calendar file, and the clinic's contact details ------------------
+
+async def test_gp_page_names_the_patient_offers_a_calendar_file_and_the_clinic_contact(client, db, world):
+    from tests.helpers import calendar_event
+
+    patient, _, meeting, gp, _ = await _meeting(db, world)
+    _, token = await _link(db, gp, meeting)
+    html = (await client.get(f"/invitation/{token}")).text
+    assert "Kari Nordmann" in html and f"born {Formatter('en').date(patient.birth_date)}" in html
+    assert f'href="/invitation/{token}/calendar.ics"' in html
+    assert 'href="tel:+4773000000"' in html and "Smerteklinikken test" in html
+    response = await client.get(f"/invitation/{token}/calendar.ics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/calendar")
+    event = calendar_event(response.text)
+    assert "video.example/kari" in str(event["LOCATION"]) and "Kari" not in response.text
+    [row] = await _audit(db, "invitation.calendar_downloaded")
+    assert (row.actor_role, row.patient_id) == (f"participant:{gp.id}", patient.id)
+
+
+async def test_a_relative_is_not_shown_the_patients_birth_date(client, db, world):
+    patient, _, meeting, _, _ = await _meeting(db, world)
+    relative = MeetingParticipant(meeting_id=meeting.id, kind="relative", name="Per Nordmann", position=5)
+    db.add(relative)
+    await db.commit()
+    _, token = await _link(db, relative, meeting)
+    assert "data-patient" not in (await client.get(f"/invitation/{token}")).text

@@ -106,7 +106,9 @@ async def test_goals_first_then_my_measures_then_the_others_grouped(client, worl
     assert 'data-status="done"' in _card(page, "m-gp")
     assert 'data-status="planned"' in _card(page, "m-nav") and "innen 3 måneder" in _card(page, "m-nav")
     # The patient's own measures have forms; the others' are read only.
-    assert 'action="/plan/measures/m-walk/status"' in walk and 'action="/plan/measures/m-walk/note"' in walk
+    # One form per measure (issue 8): status and note are posted together.
+    assert walk.count("<form") == 1 and 'action="/plan/measures/m-walk"' in walk
+    assert 'name="status"' in walk and 'name="note"' in walk
     for uid in ("m-gp", "m-nav", "m-physio", "m-clinic"):
         assert "<form" not in _card(page, uid) and f"/plan/measures/{uid}/" not in page
     assert 'href="/plan/history"' in page and 'href="/plan/print"' in page
@@ -284,3 +286,45 @@ async def test_print_view_has_the_name_birth_date_and_every_measure(client, worl
 async def test_clinicians_do_not_use_the_patient_plan(client, world):
     await world.login_as(await world.staff())
     assert (await client.get("/plan", follow_redirects=False)).status_code == 403
+
+
+# --- Status and note together (issue 8: pressing one button used to drop the other change) ----------
+
+async def test_status_and_note_are_saved_together_without_javascript(client, world, db):
+    patient, account = await world.patient(stage=7)
+    plan = await _publish(db, patient.id, V1)
+    await world.login_as(account)
+    response = await post_form(client, "/plan/measures/m-walk", {"status": "in_progress", "note": "Går bedre"},
+                               token_from="/plan")
+    assert response.status_code == 200 and "The status and your note are saved." in response.text
+    walk = _card(response.text, "m-walk")
+    assert 'data-status="in_progress"' in walk and "Går bedre" in walk
+    (update,) = await _updates(db, plan.id, "m-walk")
+    assert (update.status, update.note) == ("in_progress", "Går bedre")
+    assert await _audit(db, "plan.measure_status_changed", patient.id) == 1
+    assert await _audit(db, "plan.measure_note_added", patient.id) == 1
+
+
+async def test_status_and_note_are_saved_together_with_htmx(client, world, db):
+    patient, account = await world.patient(stage=7)
+    plan = await _publish(db, patient.id, V1)
+    await world.login_as(account)
+    token = await csrf_token(client, "/plan")
+    response = await client.post("/plan/measures/m-walk", data={"status": "done", "note": "Ferdig!", "_csrf_token": token},
+                                 headers={"HX-Request": "true", "HX-Target": "measure-m-walk"})
+    assert response.status_code == 200 and "<html" not in response.text
+    assert 'data-status="done"' in response.text and "Ferdig!" in response.text
+    (update,) = await _updates(db, plan.id, "m-walk")
+    assert (update.status, update.note) == ("done", "Ferdig!")
+
+
+async def test_a_rejected_status_keeps_the_note_the_patient_typed(client, world, db):
+    patient, account = await world.patient(stage=7)
+    plan = await _publish(db, patient.id, V1)
+    await world.login_as(account)
+    token = await csrf_token(client, "/plan")
+    response = await client.post("/plan/measures/m-walk", data={"status": "finished", "note": "Mitt notat",
+                                                                 "_csrf_token": token})
+    assert response.status_code == 422
+    assert ">Mitt notat</textarea>" in _card(response.text, "m-walk")
+    assert await _updates(db, plan.id, "m-walk") == []

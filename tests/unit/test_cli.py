@@ -112,3 +112,17 @@ def test_serve_answers_healthz_without_a_server_header(env):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_seed_demo_prints_the_port_make_run_serves_on(env):
+    """`make run PORT=8080` passes the port on: no printed address may say 8000 then (issue 8)."""
+    assert cli(env, "db-upgrade").returncode == 0
+    result = cli(env, "seed-demo", "--port", "8080")
+    assert result.returncode == 0, result.stderr
+    assert "http://localhost:8080/enroll" in result.stdout and "8000" not in result.stdout
+
+
+def test_make_run_passes_the_port_to_every_command():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "seed-demo --port $(PORT)" in makefile and "serve --port $(PORT)" in makefile
+    assert "CLINIC_PHONE" in makefile  # demo contact details for the clinic
