@@ -22,7 +22,8 @@ def actor(request: Request) -> Actor:
 
 def audit_ctx(request: Request) -> AuditContext:
     current = actor(request)
-    return AuditContext(current.account_id, current.role, request.scope.get("state", {}).get("request_id", ""))
+    return AuditContext(current.account_id, current.role, request.scope.get("state", {}).get("request_id", ""),
+                        current.patient_id if current.role == "relative" else None)
 
 
 def locale(request: Request) -> str:
@@ -68,8 +69,16 @@ def base_context(request: Request) -> dict[str, Any]:
         "ngettext": lambda s, p, n: trans.ngettext(s, p, n) % {"num": n},
         "csrf_token": value_or_empty(ScopeState.from_scope(request.scope).csrf_token),
         "flashes": flashes,
+        "acting_for_possessive": possessive(state["delegation"].patient_name, lang) if state.get("delegation") else "",
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
+
+
+def possessive(name: str, lang: str) -> str:
+    """ "Kari Nordmanns" (nb), "Kari Nordmann’s" (en): whose page a relative is on."""
+    if lang == "en":
+        return f"{name}’s"
+    return name + ("'" if name[-1:].lower() in ("s", "x", "z") else "s")
 
 
 def _translate(trans, message: str, params: dict[str, Any]) -> str:

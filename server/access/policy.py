@@ -13,7 +13,9 @@ AUTHENTICATED = "authenticated"  # any logged-in account
 PATIENT = "patient"
 CLINICIAN = "clinician"
 ADMIN = "admin"
-ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN})
+RELATIVE = "relative"  # a relative's own pages (whom they represent); any account may hold delegations
+PATIENT_SIDE = "patient_side"  # the patient's pages: the patient, or a relative acting for them (can() decides what)
+ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN, RELATIVE, PATIENT_SIDE})
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ def route_allows(name: str | None, actor: Actor) -> bool:
         return True
     if name not in ROUTE_POLICIES or not actor.is_authenticated:
         return False
+    if name == PATIENT_SIDE:
+        return actor.role in ("patient", "relative")
     return name == AUTHENTICATED or name == actor.role
 
 
@@ -72,10 +76,26 @@ MANAGE_INVITATIONS = "meeting.manage_invitations"
 VIEW_PLAN = "plan.view"
 EDIT_PLAN = "plan.edit"  # clinicians: draft, publish, evaluate
 UPDATE_OWN_MEASURES = "plan.update_own_measures"  # the patient: status and notes on their own measures
+VIEW_INBOX = "inbox.view"
+MANAGE_DELEGATIONS = "delegation.manage"  # give, change and end relatives' access: the patient's own
+VIEW_ACCESS_LOG = "access_log.view"  # "Hvem har sett opplysningene mine?": the patient's own
+RESEARCH = "research.respond"  # see and answer research requests: the patient's own, never a relative's
+
+# A relative's scopes and what each allows (for the patient they act for, until the delegation ends).
+SCOPE_SEE, SCOPE_ACT, SCOPE_REMINDERS = "see", "act", "reminders"
+SCOPES = (SCOPE_SEE, SCOPE_ACT, SCOPE_REMINDERS)
+_SCOPE_ACTIONS = {
+    SCOPE_SEE: {VIEW_PATIENT, VIEW_MEETING, VIEW_PLAN, VIEW_INBOX},
+    SCOPE_ACT: {EDIT_WISHES, UPDATE_OWN_MEASURES},
+    SCOPE_REMINDERS: set(),  # reminders are pushed to them (see access/delegations.relatives_with_scope)
+}
+# Never a relative's, whatever the scopes: MANAGE_DELEGATIONS, VIEW_ACCESS_LOG, RESEARCH (and the
+# patient's passkeys and sessions, which belong to the patient's account, not to the relative's).
 
 _CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE,
                       REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS, VIEW_PLAN, EDIT_PLAN}
-_PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING, VIEW_PLAN, UPDATE_OWN_MEASURES}
+_PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING, VIEW_PLAN, UPDATE_OWN_MEASURES, VIEW_INBOX,
+                        MANAGE_DELEGATIONS, VIEW_ACCESS_LOG, RESEARCH}
 
 
 def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
@@ -89,4 +109,9 @@ def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
         return action == MANAGE_STAFF
     if actor.role == "patient":
         return action in _PATIENT_OWN_ACTIONS and patient_id is not None and patient_id == actor.patient_id
+    if actor.role == "relative":
+        # Acting for one patient (the live delegation the resolver loaded), within its scopes only.
+        if patient_id is None or patient_id != actor.patient_id:
+            return False
+        return any(action in _SCOPE_ACTIONS.get(scope, ()) for scope in actor.scopes)
     return False

@@ -19,12 +19,12 @@ _PG_LOCK_KEY = 7_462_001
 
 
 def _canonical(seq: int, at: datetime, actor_account_id, actor_role, patient_id, action, outcome, request_id,
-               detail) -> str:
-    return json.dumps(
-        [seq, at.isoformat(timespec="microseconds"), actor_account_id, actor_role, patient_id,
-         action, outcome, request_id, detail],
-        separators=(",", ":"),
-    )
+               detail, on_behalf_of=None) -> str:
+    fields = [seq, at.isoformat(timespec="microseconds"), actor_account_id, actor_role, patient_id,
+              action, outcome, request_id, detail]
+    if on_behalf_of is not None:  # only relatives' events carry it: earlier events hash as before
+        fields.append(["on_behalf_of", on_behalf_of])
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def compute_hash(prev_hash: str, canonical: str) -> str:
@@ -38,6 +38,7 @@ class AuditContext:
     account_id: int | None
     role: str
     request_id: str = ""
+    on_behalf_of: int | None = None  # the patient a relative acts for
 
 
 async def record(
@@ -57,10 +58,11 @@ async def record(
     at = utcnow()
     for patient_id in patient_ids:
         seq += 1
-        canonical = _canonical(seq, at, ctx.account_id, ctx.role, patient_id, action, outcome, ctx.request_id, detail)
+        canonical = _canonical(seq, at, ctx.account_id, ctx.role, patient_id, action, outcome, ctx.request_id, detail,
+                               ctx.on_behalf_of)
         digest = compute_hash(prev, canonical)
         db.add(AuditEvent(seq=seq, at=at, actor_account_id=ctx.account_id, actor_role=ctx.role,
-                          patient_id=patient_id, action=action, outcome=outcome,
+                          patient_id=patient_id, on_behalf_of=ctx.on_behalf_of, action=action, outcome=outcome,
                           request_id=ctx.request_id, detail=detail, prev_hash=prev, hash=digest))
         prev = digest
     await db.flush()
@@ -77,7 +79,7 @@ async def verify(db: AsyncSession, batch: int = 5000) -> tuple[int, int | None]:
             return checked, None
         for row in rows:
             canonical = _canonical(row.seq, row.at, row.actor_account_id, row.actor_role, row.patient_id,
-                                   row.action, row.outcome, row.request_id, row.detail)
+                                   row.action, row.outcome, row.request_id, row.detail, row.on_behalf_of)
             if row.seq != expected_seq or row.prev_hash != prev or row.hash != compute_hash(prev, canonical):
                 return checked, row.seq if row.seq == expected_seq else expected_seq
             prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1

@@ -129,6 +129,7 @@ async def submit(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> 
     wishes.submitted_answers = copy.deepcopy(wishes.answers)
     wishes.status = "submitted"
     wishes.submitted_at = utcnow()
+    wishes.submitted_by_relative = ctx.account_id if ctx.on_behalf_of is not None else None
     wishes.version += 1
     await db.flush()
     await record(db, ctx, "meeting.wishes_submitted", patient_ids=[wishes.patient_id])

@@ -11,7 +11,7 @@ from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
-from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT, REVIEW_WISHES, policy
+from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT_SIDE, REVIEW_WISHES, policy
 from server.i18n import N_
 from server.meetings import answers
 from server.meetings import wishes as service
@@ -29,7 +29,7 @@ def _context(wishes, locked: bool) -> dict[str, Any]:
             "roles": service.OTHER_ROLES, "places": service.PLACES}
 
 
-@get("/meeting/wishes", opt=policy(PATIENT))
+@get("/meeting/wishes", opt=policy(PATIENT_SIDE))
 async def summary(request: Request, db: AsyncSession) -> Response:
     patient = await patient_for(db, actor(request), EDIT_WISHES)
     patient_id = patient.id
@@ -58,7 +58,7 @@ async def _step_page(request: Request, db: AsyncSession, key: str, *, value=None
     return render(request, f"meetings/wishes_{key}.html", context, status=status)
 
 
-@get("/meeting/wishes/{key:str}", opt=policy(PATIENT))
+@get("/meeting/wishes/{key:str}", opt=policy(PATIENT_SIDE))
 async def step_page(request: Request, key: str, db: AsyncSession) -> Response:
     return await _step_page(request, db, key)
 
@@ -80,7 +80,7 @@ async def _save(request: Request, db: AsyncSession, key: str, data: dict[str, An
     return value, form.error_map, "saved"
 
 
-@post("/meeting/wishes/{key:str}", opt=policy(PATIENT))
+@post("/meeting/wishes/{key:str}", opt=policy(PATIENT_SIDE))
 async def save_step(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
     value, errors, outcome = await _save(request, db, key, data)
     if outcome == "locked":
@@ -94,7 +94,7 @@ async def save_step(request: Request, key: str, data: Form, db: AsyncSession) ->
     return redirect(request, "/meeting/wishes" if going_to_summary else f"/meeting/wishes/{following}")
 
 
-@post("/meeting/wishes/{key:str}/autosave", opt=policy(PATIENT))
+@post("/meeting/wishes/{key:str}/autosave", opt=policy(PATIENT_SIDE))
 async def autosave(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
     """htmx saves the draft while the patient types; it answers with the small "saved" status."""
     _value, _errors, outcome = await _save(request, db, key, data)
@@ -102,7 +102,7 @@ async def autosave(request: Request, key: str, data: Form, db: AsyncSession) -> 
                                                               "locked": outcome == "locked"})
 
 
-@post("/meeting/wishes-submit", opt=policy(PATIENT))
+@post("/meeting/wishes-submit", opt=policy(PATIENT_SIDE))
 async def submit(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), EDIT_WISHES)
     wishes = await service.get_wishes(db, patient_id)
