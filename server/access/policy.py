@@ -113,5 +113,6 @@ def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
         # Acting for one patient (the live delegation the resolver loaded), within its scopes only.
         if patient_id is None or patient_id != actor.patient_id:
             return False
-        return any(action in _SCOPE_ACTIONS.get(scope, ()) for scope in actor.scopes)
+        scopes = actor.scopes | {SCOPE_SEE} if SCOPE_ACT in actor.scopes else actor.scopes  # acting needs seeing
+        return any(action in _SCOPE_ACTIONS.get(scope, ()) for scope in scopes)
     return False
