@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
 from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT_SIDE, REVIEW_WISHES, policy
+from server.access.service import account_names
 from server.i18n import N_
 from server.meetings import answers
 from server.meetings import wishes as service
@@ -21,6 +22,13 @@ from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 EDITABLE_STAGES = range(1, 7)  # until SHM 1 has taken place
+
+
+async def _sent_by_relative(db: AsyncSession, wishes) -> str:
+    """The name of the relative who sent the wishes for the patient ("" when the patient did)."""
+    if wishes is None or wishes.submitted_by_relative is None:
+        return ""
+    return (await account_names(db, {wishes.submitted_by_relative})).get(wishes.submitted_by_relative, "")
 
 
 def _context(wishes, locked: bool) -> dict[str, Any]:
@@ -36,7 +44,7 @@ async def summary(request: Request, db: AsyncSession) -> Response:
     wishes = await service.read_wishes(db, audit_ctx(request), patient_id)
     context = _context(wishes, await service.is_locked(db, patient_id))
     context |= {"patient": patient, "missing": service.missing_steps((wishes.answers if wishes else None) or {}),
-                "open": patient.stage in EDITABLE_STAGES}
+                "open": patient.stage in EDITABLE_STAGES, "sent_by_relative": await _sent_by_relative(db, wishes)}
     return render(request, "meetings/wishes_summary.html", context)
 
 
@@ -129,7 +137,8 @@ async def review(request: Request, patient_id: int, db: AsyncSession) -> Respons
         else set()
     context = {"patient": patient, "wishes": wishes, "answers": answers.decode(submitted), "changed": changed,
                "state": "read" if service.read_since_sent(wishes) else "sent", "steps": service.STEPS,
-               "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES}
+               "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES,
+               "sent_by_relative": await _sent_by_relative(db, wishes)}
     return render(request, "meetings/clinic_wishes.html", context)
 
 
