@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nDemo accounts (codes work once, for 14 days; open http://localhost:8000/enroll):")
         for role, name, code in codes:
             print(f"  {role:<10} {name:<22} {code}")
+        print("  (the relative's code is entered at http://localhost:8000/relative/code)")
         print()
     elif args.command == "create-admin":
         code = create_admin(settings, args.name)
