@@ -168,7 +168,11 @@ async def act_for_myself(request: Request) -> Response:
 def access_ended_handler(request: Request, exc: Exception) -> Response:
     """The relative's very next click after access ended (by the patient or at its end date)."""
     patient_name = request.scope.get("state", {}).get("access_ended") or ""
-    return render(request, "access/ended.html", {"patient_name": patient_name}, status=403)
+    response = render(request, "access/ended.html", {"patient_name": patient_name}, status=403)
+    if request.headers.get("hx-request") == "true":
+        # htmx does not swap a 403: load the page in full (a GET again, a change: whom they represent).
+        response.headers["HX-Redirect"] = request.url.path if request.method == "GET" else "/relatives"
+    return response
 
 
 ROUTES = [relatives_page, give_access, change_access, end_access, relative_code_page, relative_code_submit,

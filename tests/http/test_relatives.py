@@ -125,6 +125,8 @@ async def test_narrowing_and_ending_take_effect_on_the_relatives_very_next_reque
     await db.commit()
     ended = await client.get("/plan")
     assert ended.status_code == 403 and "Your access has ended" in ended.text
+    boosted = await client.get("/meeting", headers={"hx-request": "true", "hx-boosted": "true"})
+    assert boosted.status_code == 403 and boosted.headers["hx-redirect"] == "/meeting"  # a full page load shows it
     assert "Only Kari Nordmann can give you access again" in ended.text
 
 
