@@ -42,6 +42,7 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/patient_list.py
+	$(BIN)/python bench/access_log.py
 
 ## Refresh the translation template and catalogs after changing user-facing text
 messages: install

@@ -180,6 +180,12 @@ async def test_the_access_log_lists_others_reads_newest_first_and_never_to_a_rel
     assert "Kari Nordmann" not in table  # the patient's own reads are not listed
     only_clinician = await client.get(f"/access/log?who={clinician.id}")
     assert "Ola Nordmann" not in only_clinician.text[only_clinician.text.index('id="access-log"'):]
+    # A changed entry is noticed.
+    [viewed] = await audit_rows(db, "patient.viewed")
+    viewed.detail = "tampered"
+    await db.commit()
+    tampered = await client.get("/access/log")
+    assert "the log has been tampered with" in tampered.text and "The log is complete" not in tampered.text
 
 
 async def test_the_clinic_patient_page_lists_relatives_and_reminders_scope_is_queryable(client, world, db):
