@@ -49,6 +49,7 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('on_behalf_of', sa.Integer(), nullable=True))
         batch_op.create_index('ix_audit_events_patient_seq', ['patient_id', 'seq'], unique=False)
+        batch_op.create_index('ix_audit_events_patient_actor', ['patient_id', 'actor_account_id'], unique=False)
 
     with op.batch_alter_table('meeting_wishes', schema=None) as batch_op:
         batch_op.add_column(sa.Column('submitted_by_relative', sa.Integer(), nullable=True))
@@ -58,6 +59,7 @@ def downgrade() -> None:
     with op.batch_alter_table('meeting_wishes', schema=None) as batch_op:
         batch_op.drop_column('submitted_by_relative')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_events_patient_actor')
         batch_op.drop_index('ix_audit_events_patient_seq')
         batch_op.drop_column('on_behalf_of')
     with op.batch_alter_table('sessions', schema=None) as batch_op:

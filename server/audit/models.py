@@ -13,7 +13,9 @@ from server.db import Base, UTCDateTime, utcnow
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     # The patient's access log reads one patient's events newest first (keyset on seq).
-    __table_args__ = (Index("ix_audit_events_patient_seq", "patient_id", "seq"),)
+    # Its filter lists the people who read them (patient, actor).
+    __table_args__ = (Index("ix_audit_events_patient_seq", "patient_id", "seq"),
+                      Index("ix_audit_events_patient_actor", "patient_id", "actor_account_id"))
 
     # seq is unique: two writers that read the same chain head cannot both append.
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
