@@ -154,6 +154,7 @@ async def test_a_relative_sends_the_wishes_attributed_to_both(client, world, db)
     assert (await verify(db))[1] is None
     await db.commit()
     await world.login_as(clinician)
+    assert "(registered by Ola Nordmann, relative)" in (await client.get("/clinic/worklist")).text
     assert attribution in (await client.get(f"/clinic/patients/{patient.id}/wishes")).text
     await world.login_as(account)
     assert attribution in (await client.get("/meeting/wishes")).text
