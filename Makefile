@@ -47,6 +47,7 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/access_log.py
 
 ## make soak: sustained concurrent writes on PostgreSQL (SOAK_DATABASE_URL=postgresql://...); must end crash-free
 soak: install-test

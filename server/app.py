@@ -20,7 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from server.access import purge
 from server.access.edge import edge_middleware
-from server.access.middleware import provide_db, request_context_middleware
+from server.access.middleware import AccessEnded, provide_db, request_context_middleware
 from server.access.policy import PUBLIC
 from server.dates import EXAMPLE_DATE
 from server.dates import FILTERS as DATE_FILTERS
@@ -30,7 +30,18 @@ from server.meetings import invitation_routes, schedule_routes, wishes_routes
 from server.meetings.wishes import OTHER_ROLES
 from server.notify import routes as notify_routes
 from server.notify import vapid, worker
-from server.pages import account, admin, clinic_patient, home, notifications, offline, site, worklist
+from server.pages import (
+    access_log,
+    account,
+    admin,
+    clinic_patient,
+    home,
+    notifications,
+    offline,
+    relatives,
+    site,
+    worklist,
+)
 from server.pathway import routes as pathway_routes
 from server.plan import clinic_routes as plan_clinic_routes
 from server.plan import patient_routes as plan_patient_routes
@@ -158,7 +169,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         *clinic_patient.ROUTES, *wishes_routes.ROUTES, *schedule_routes.ROUTES,
                         *invitation_routes.ROUTES, *worklist.ROUTES, *plan_clinic_routes.ROUTES,
                         *plan_patient_routes.ROUTES, *notify_routes.ROUTES, *offline.ROUTES,
-                        *notifications.ROUTES, *research_patient_routes.ROUTES, *research_staff_routes.ROUTES],
+                        *notifications.ROUTES, *research_patient_routes.ROUTES, *research_staff_routes.ROUTES,
+                        *relatives.ROUTES, *access_log.ROUTES],
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         on_startup=[startup],
         on_shutdown=[shutdown],
@@ -177,6 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[HTMXPlugin()],
         request_class=HTMXRequest,
         exception_handlers={
+            AccessEnded: relatives.access_ended_handler,
             NotAuthorizedException: not_authorized_handler,
             HTTPException: http_exception_handler,
             Exception: server_error_handler,

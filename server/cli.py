@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
               f"open http://localhost:{args.port}/enroll):")
         for role, name, code in codes:
             print(f"  {role:<10} {name:<22} {code}")
+        print(f"  (the relative's code works once, for 7 days, at http://localhost:{args.port}/relative/code)")
         print()
     elif args.command == "create-admin":
         code = create_admin(settings, args.name)

@@ -8,9 +8,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import codes
+from server.access import codes, delegations
 from server.access.models import Account
+from server.access.policy import SCOPES
 from server.access.service import create_account
+from server.audit.service import AuditContext
 from server.i18n import OSLO, today_oslo
 from server.pathway.models import Patient, StageEvent
 from server.pathway.service import deadline_for
@@ -20,6 +22,7 @@ DEMO_PATIENT = "Kari Nordmann"
 DEMO_CLINICIAN = "Lege Lise Lund"
 DEMO_ADMIN = "Admin Arne"
 DEMO_RESEARCHER = "Forsker Frida"
+DEMO_RELATIVE = "Ola Nordmann"
 FIRST = ["Ola", "Ingrid", "Per", "Sara", "Jonas", "Nora", "Emil", "Maja", "Lars", "Ida", "Aksel", "Sofie"]
 LAST = ["Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Berg", "Haugen", "Bakken"]
 
@@ -68,4 +71,17 @@ async def seed_demo(db: AsyncSession, settings: Settings) -> list[tuple[str, str
                            ("researcher", researcher)):
         code = await codes.issue(db, settings.secret_key, account.id, None, settings.enrollment_code_days)
         out.append((label, account.display_name, code))
+    out.append(("relative", DEMO_RELATIVE, await _demo_relative_code(db, settings, patient, patient_account)))
     return out
+
+
+async def _demo_relative_code(db: AsyncSession, settings: Settings, patient: Patient, patient_account: Account) -> str:
+    """Kari's husband Ola may see her pages, act for her and get her reminders; a fresh code each run
+    (an unused earlier one stops working)."""
+    ctx = AuditContext(patient_account.id, "patient")
+    for row in await delegations.of_patient(db, patient.id):
+        if row.relative_name == DEMO_RELATIVE and row.relative_account_id is None and row.ended_at is None:
+            await delegations.end(db, ctx, row)
+    _, code = await delegations.give(db, settings.secret_key, ctx, patient.id, patient.name, DEMO_RELATIVE,
+                                     "partner", frozenset(SCOPES), delegations.default_end())
+    return code

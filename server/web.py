@@ -23,7 +23,8 @@ def actor(request: Request) -> Actor:
 
 def audit_ctx(request: Request) -> AuditContext:
     current = actor(request)
-    return AuditContext(current.account_id, current.role, request.scope.get("state", {}).get("request_id", ""))
+    return AuditContext(current.account_id, current.role, request.scope.get("state", {}).get("request_id", ""),
+                        current.patient_id if current.role == "relative" else None)
 
 
 def locale(request: Request) -> str:
@@ -74,8 +75,16 @@ def base_context(request: Request) -> dict[str, Any]:
         "csrf_token": value_or_empty(ScopeState.from_scope(request.scope).csrf_token),
         "flashes": flashes,
         "unread": state.get("unread", 0),
+        "acting_for_possessive": possessive(state["delegation"].patient_name, lang) if state.get("delegation") else "",
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
+
+
+def possessive(name: str, lang: str) -> str:
+    """ "Kari Nordmanns" (nb), "Kari Nordmann’s" (en): whose page a relative is on."""
+    if lang == "en":
+        return f"{name}’s"
+    return name + ("'" if name[-1:].lower() in ("s", "x", "z") else "s")
 
 
 def _translate(trans, message: str, params: dict[str, Any]) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
 from server.access import codes, sessions
 from server.access.middleware import LANG_COOKIE
@@ -110,6 +112,36 @@ class World:
         code = await codes.issue(self.db, SECRET, account.id, None, 14)
         await self.db.commit()
         return code
+
+    async def relative(self, patient: Patient, scopes: tuple[str, ...] = ("see", "act"), name: str = "Ola Nordmann",
+                       *, ends_in: timedelta | None = None, account: Account | None = None):
+        """A relative of `patient` with a redeemed delegation: (account, delegation)."""
+        from server.access.models import Delegation
+        from server.db import utcnow
+
+        await self.db.commit()
+        if account is None:
+            account = await create_account(self.db, "relative", name)
+        delegation = Delegation(patient_id=patient.id, patient_name=patient.name, relative_name=name,
+                                relation="partner", scopes=",".join(scopes),
+                                ends_at=utcnow() + (ends_in if ends_in is not None else timedelta(days=365)),
+                                relative_account_id=account.id, code_hash="", code_used_at=utcnow())
+        self.db.add(delegation)
+        await self.db.commit()
+        return account, delegation
+
+    async def login_as_relative(self, account: Account, delegation) -> int:
+        """Log in as the relative, acting for the delegation's patient. Returns the session id."""
+        from server.access.models import UserSession
+
+        await self.login_as(account)
+        session_id = await self.db.scalar(select(UserSession.id).where(UserSession.account_id == account.id)
+                                          .order_by(UserSession.id.desc()).limit(1))
+        await self.db.commit()
+        session = await self.db.get(UserSession, session_id)
+        session.acting_delegation_id = delegation.id
+        await self.db.commit()
+        return session_id
 
     async def login_as(self, account: Account | None) -> None:
         """Give the client a live server-side session for `account` (None: log out)."""

@@ -17,7 +17,9 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 
 from server.access.policy import Actor, can
 
-ACTS_FOR_THEMSELVES = frozenset({"patient"})  # the patient is fixed by the account (later: the relative's choice)
+# The patient is fixed by the account, or for a relative by the delegation they picked (loaded per request
+# by the middleware: a revoked or expired delegation is never loaded).
+ACTS_FOR_THEMSELVES = frozenset({"patient", "relative"})
 ACTS_FOR_PATH_PATIENT = frozenset({"clinician"})  # the patient is named by the path
 # Any other role (admin) acts for no patient, whatever else it may do.
 

@@ -50,6 +50,9 @@ def _digest(secret_key: str, code: str) -> str:
     return hmac.new(secret_key.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
+digest = _digest  # the same HMAC for relative codes (access/delegations.py)
+
+
 async def issue(db: AsyncSession, secret_key: str, account_id: int, created_by: int | None, days: int,
                 needs_approval: bool = False) -> str:
     """Revoke the account's earlier unused codes and issue a new one. Returns it for display, once.

@@ -20,8 +20,8 @@ from litestar.exceptions import (
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import params, sessions
-from server.access.policy import ANONYMOUS, Actor, route_allows
+from server.access import delegations, params, sessions
+from server.access.policy import ANONYMOUS, PATIENT_SIDE, Actor, route_allows
 from server.i18n import pick_locale
 
 LANG_COOKIE = "__Host-lang"
@@ -60,6 +60,22 @@ async def _sign_in_from_cookie(db: AsyncSession, state: dict, token: str | None,
     state["user_session"] = user_session
     if account is not None:
         state["actor"] = Actor(account.id, account.role, account.display_name, account.patient_id, user_session.id)
+        if user_session.acting_delegation_id is not None:
+            await _act_as_relative(db, state, account, user_session)
+
+
+async def _act_as_relative(db: AsyncSession, state: dict, account, user_session) -> None:
+    """A session that picked a delegation acts for its patient with its scopes, read afresh on every
+    request: ending or narrowing it takes effect on the very next request, open sessions included."""
+    delegation = await delegations.acting(db, user_session.acting_delegation_id, account.id)
+    if delegation is not None and delegations.is_live(delegation):
+        state["actor"] = Actor(account.id, "relative", account.display_name, delegation.patient_id,
+                               user_session.id, delegation.scope_set)
+        state["delegation"] = delegation
+    else:
+        # Ended, expired or not theirs: a relative with nobody to act for, told so on the patient's pages.
+        state["actor"] = Actor(account.id, "relative", account.display_name, None, user_session.id)
+        state["access_ended"] = delegation.patient_name if delegation is not None else ""
 
 
 def _committing(db: AsyncSession, state: dict, send: Send) -> Send:
@@ -79,7 +95,14 @@ def _committing(db: AsyncSession, state: dict, send: Send) -> Send:
     return send_wrapper
 
 
-async def _refuse_unless_allowed(db: AsyncSession, policy_name: str | None, actor: Actor) -> None:
+class AccessEnded(PermissionDeniedException):
+    """A relative's access ended (by the patient or at its end date): the patient's pages say so."""
+
+
+async def _refuse_unless_allowed(db: AsyncSession, policy_name: str | None, actor: Actor, state: dict) -> None:
+    if policy_name == PATIENT_SIDE and "access_ended" in state:
+        await db.commit()
+        raise AccessEnded()
     if route_allows(policy_name, actor):
         return
     await db.commit()  # keep the removal of a timed-out session
@@ -115,7 +138,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         async with litestar_app.state.sessionmaker() as db:
             state["db"] = db
             await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
-            await _refuse_unless_allowed(db, opt.get("policy"), state["actor"])
+            await _refuse_unless_allowed(db, opt.get("policy"), state["actor"], state)
             _check_integers(scope, handler)
             try:
                 await app(scope, receive, _committing(db, state, send))

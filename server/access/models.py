@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
 
-ROLES = ("patient", "clinician", "admin", "researcher")
+ROLES = ("patient", "clinician", "admin", "researcher", "relative")
 
 
 class Account(Base):
@@ -79,6 +79,8 @@ class UserSession(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     # An enrollment in progress: the account whose code was accepted, and the code.
     enrolling_code_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_codes.id", ondelete="CASCADE"))
+    # A relative's choice of whom they act for (None: their own pages).
+    acting_delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegations.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     user_agent: Mapped[str] = mapped_column(String(300), default="")
@@ -115,3 +117,35 @@ class AccountNotice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     message: Mapped[str] = mapped_column(String(300))  # a msgid with %(name)s params
     params: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Delegation(Base):
+    """A patient's relative (pårørende) with delegated access: what they may do, until when.
+
+    The relative enrolls their own account with a one-time code (code_* columns, same rules as
+    enrollment codes: only an HMAC is stored, single use, short-lived). `scopes` is a comma-separated
+    subset of SCOPES. Access ends at `ends_at` or when `ended_at` is set, whichever comes first."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    relative_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                                            index=True)
+    patient_name: Mapped[str] = mapped_column(String(200))  # as the patient was named when giving access
+    relative_name: Mapped[str] = mapped_column(String(200))
+    relation: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[str] = mapped_column(String(64))
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    code_lookup: Mapped[str | None] = mapped_column(String(8), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64), default="")
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(s for s in self.scopes.split(",") if s)

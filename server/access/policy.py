@@ -14,7 +14,9 @@ PATIENT = "patient"
 CLINICIAN = "clinician"
 ADMIN = "admin"
 RESEARCHER = "researcher"
-ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN, RESEARCHER})
+RELATIVE = "relative"  # a relative's own pages (whom they represent); any account may hold delegations
+PATIENT_SIDE = "patient_side"  # the patient's pages: the patient, or a relative acting for them (can() decides what)
+ROUTE_POLICIES = frozenset({PUBLIC, AUTHENTICATED, PATIENT, CLINICIAN, ADMIN, RESEARCHER, RELATIVE, PATIENT_SIDE})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ def route_allows(name: str | None, actor: Actor) -> bool:
         return True
     if name not in ROUTE_POLICIES or not actor.is_authenticated:
         return False
+    if name == PATIENT_SIDE:
+        return actor.role in ("patient", "relative")
     return name == AUTHENTICATED or name == actor.role
 
 
@@ -77,11 +81,27 @@ MARK_MEETING_HELD = "meeting.mark_held"  # the clinic; sends the patient the res
 RESEARCH_ANSWER = "research.answer"  # the patient themself: see, answer, withdraw (never a relative)
 EDIT_RESEARCH_TEXT = "research.edit_text"  # admins: the information text, never the answers
 RESEARCH_PARTICIPANTS = "research.participants"  # researchers: the patients with an active yes
+VIEW_INBOX = "inbox.view"
+MANAGE_DELEGATIONS = "delegation.manage"  # give, change and end relatives' access: the patient's own
+VIEW_ACCESS_LOG = "access_log.view"  # "Hvem har sett opplysningene mine?": the patient's own
+RESEARCH = RESEARCH_ANSWER  # see and answer research requests: the patient's own, never a relative's
+
+# A relative's scopes and what each allows (for the patient they act for, until the delegation ends).
+SCOPE_SEE, SCOPE_ACT, SCOPE_REMINDERS = "see", "act", "reminders"
+SCOPES = (SCOPE_SEE, SCOPE_ACT, SCOPE_REMINDERS)
+_SCOPE_ACTIONS = {
+    SCOPE_SEE: {VIEW_PATIENT, VIEW_MEETING, VIEW_PLAN, VIEW_INBOX},
+    SCOPE_ACT: {EDIT_WISHES, UPDATE_OWN_MEASURES},
+    SCOPE_REMINDERS: set(),  # reminders are pushed to them (see access/delegations.relatives_with_scope)
+}
+# Never a relative's, whatever the scopes: MANAGE_DELEGATIONS, VIEW_ACCESS_LOG, RESEARCH (and the
+# patient's passkeys and sessions, which belong to the patient's account, not to the relative's).
 
 _CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE,
                       REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS, VIEW_PLAN, EDIT_PLAN,
                       MARK_MEETING_HELD}
-_PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING, VIEW_PLAN, UPDATE_OWN_MEASURES}
+_PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING, VIEW_PLAN, UPDATE_OWN_MEASURES, VIEW_INBOX,
+                        MANAGE_DELEGATIONS, VIEW_ACCESS_LOG}
 
 
 def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
@@ -99,6 +119,12 @@ def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:
         return is_patient_themself(actor) and patient_id is not None and patient_id == actor.patient_id
     if actor.role == "patient":
         return action in _PATIENT_OWN_ACTIONS and patient_id is not None and patient_id == actor.patient_id
+    if actor.role == "relative":
+        # Acting for one patient (the live delegation the resolver loaded), within its scopes only.
+        if patient_id is None or patient_id != actor.patient_id:
+            return False
+        scopes = actor.scopes | {SCOPE_SEE} if SCOPE_ACT in actor.scopes else actor.scopes  # acting needs seeing
+        return any(action in _SCOPE_ACTIONS.get(scope, ()) for scope in scopes)
     return False
 
 

@@ -173,3 +173,9 @@ def device_label(user_agent: str) -> str:
         if needle in ua:
             return f"{label}, {platform}" if platform else label
     return platform
+
+
+async def latest_code(db: AsyncSession, account_id: int) -> EnrollmentCode | None:
+    """The account's newest enrollment code (the one just issued)."""
+    return await db.scalar(select(EnrollmentCode).where(EnrollmentCode.account_id == account_id)
+                           .order_by(EnrollmentCode.id.desc()).limit(1))

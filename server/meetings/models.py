@@ -32,6 +32,7 @@ class MeetingWishes(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | submitted
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_answers: Mapped[dict | None] = mapped_column(JSON)  # what the clinic sees
+    submitted_by_relative: Mapped[int | None] = mapped_column(Integer)  # account id of a relative who sent them
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_by: Mapped[int | None] = mapped_column(Integer)
     reviewed_answers: Mapped[dict | None] = mapped_column(JSON)

@@ -11,7 +11,7 @@ from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
-from server.access.policy import CLINICIAN, PATIENT, SCHEDULE_MEETING, VIEW_MEETING, policy
+from server.access.policy import CLINICIAN, PATIENT_SIDE, SCHEDULE_MEETING, VIEW_MEETING, policy
 from server.access.service import account_names
 from server.db import utcnow
 from server.i18n import N_, OSLO
@@ -176,14 +176,14 @@ async def cancel(request: Request, meeting_id: int, data: Form, db: AsyncSession
 
 # --- Patient ------------------------------------------------------------------------------
 
-@get("/meeting", opt=policy(PATIENT))
+@get("/meeting", opt=policy(PATIENT_SIDE))
 async def patient_meeting(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), VIEW_MEETING)
     items = await scheduling.upcoming_for_patient(db, audit_ctx(request), patient_id)
     return render(request, "meetings/meeting.html", {"items": items} | _helpers(request))
 
 
-@get("/meeting/{meeting_id:int}/calendar.ics", opt=policy(PATIENT))
+@get("/meeting/{meeting_id:int}/calendar.ics", opt=policy(PATIENT_SIDE))
 async def meeting_calendar(request: Request, meeting_id: int, db: AsyncSession) -> Response:
     acting_for(actor(request), VIEW_MEETING)
     meeting = await scheduling.load_meeting(db, meeting_id)
@@ -204,7 +204,7 @@ async def meeting_calendar(request: Request, meeting_id: int, db: AsyncSession) 
         "Cache-Control": "no-store"})
 
 
-@get("/meeting/check", opt=policy(PATIENT))
+@get("/meeting/check", opt=policy(PATIENT_SIDE))
 async def camera_check(request: Request) -> Response:
     acting_for(actor(request), VIEW_MEETING)
     return render(request, "meetings/check.html", {})

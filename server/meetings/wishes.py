@@ -161,6 +161,7 @@ async def submit(db: AsyncSession, ctx: AuditContext, wishes: MeetingWishes) -> 
     wishes.submitted_answers = copy.deepcopy(wishes.answers)
     wishes.status = "submitted"
     wishes.submitted_at = utcnow()
+    wishes.submitted_by_relative = ctx.account_id if ctx.on_behalf_of is not None else None
     wishes.version += 1
     await db.flush()
     await reminders.wishes_sent(db, patient_id=wishes.patient_id, number=wishes.meeting_number)

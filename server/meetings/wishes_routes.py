@@ -11,7 +11,8 @@ from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
-from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT, REVIEW_WISHES, policy
+from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT_SIDE, REVIEW_WISHES, policy
+from server.access.service import account_names
 from server.i18n import N_
 from server.meetings import answers
 from server.meetings import wishes as service
@@ -23,20 +24,27 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 EDITABLE_STAGES = range(1, 7)  # until SHM 1 has taken place
 
 
+async def _sent_by_relative(db: AsyncSession, wishes) -> str:
+    """The name of the relative who sent the wishes for the patient ("" when the patient did)."""
+    if wishes is None or wishes.submitted_by_relative is None:
+        return ""
+    return (await account_names(db, {wishes.submitted_by_relative})).get(wishes.submitted_by_relative, "")
+
+
 def _context(wishes, locked: bool) -> dict[str, Any]:
     return {"wishes": wishes, "answers": answers.decode(wishes.answers if wishes else None), "locked": locked,
             "state": service.state_of(wishes), "steps": service.STEPS, "topics": service.TOPICS,
             "roles": service.OTHER_ROLES, "places": service.PLACES}
 
 
-@get("/meeting/wishes", opt=policy(PATIENT))
+@get("/meeting/wishes", opt=policy(PATIENT_SIDE))
 async def summary(request: Request, db: AsyncSession) -> Response:
     patient = await patient_for(db, actor(request), EDIT_WISHES)
     patient_id = patient.id
     wishes = await service.read_wishes(db, audit_ctx(request), patient_id)
     context = _context(wishes, await service.is_locked(db, patient_id))
     context |= {"patient": patient, "missing": service.missing_steps((wishes.answers if wishes else None) or {}),
-                "open": patient.stage in EDITABLE_STAGES}
+                "open": patient.stage in EDITABLE_STAGES, "sent_by_relative": await _sent_by_relative(db, wishes)}
     return render(request, "meetings/wishes_summary.html", context)
 
 
@@ -58,7 +66,7 @@ async def _step_page(request: Request, db: AsyncSession, key: str, *, value=None
     return render(request, f"meetings/wishes_{key}.html", context, status=status)
 
 
-@get("/meeting/wishes/{key:str}", opt=policy(PATIENT))
+@get("/meeting/wishes/{key:str}", opt=policy(PATIENT_SIDE))
 async def step_page(request: Request, key: str, db: AsyncSession) -> Response:
     return await _step_page(request, db, key)
 
@@ -80,7 +88,7 @@ async def _save(request: Request, db: AsyncSession, key: str, data: dict[str, An
     return value, form.error_map, "saved"
 
 
-@post("/meeting/wishes/{key:str}", opt=policy(PATIENT))
+@post("/meeting/wishes/{key:str}", opt=policy(PATIENT_SIDE))
 async def save_step(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
     value, errors, outcome = await _save(request, db, key, data)
     if outcome == "locked":
@@ -94,7 +102,7 @@ async def save_step(request: Request, key: str, data: Form, db: AsyncSession) ->
     return redirect(request, "/meeting/wishes" if going_to_summary else f"/meeting/wishes/{following}")
 
 
-@post("/meeting/wishes/{key:str}/autosave", opt=policy(PATIENT))
+@post("/meeting/wishes/{key:str}/autosave", opt=policy(PATIENT_SIDE))
 async def autosave(request: Request, key: str, data: Form, db: AsyncSession) -> Response:
     """htmx saves the draft while the patient types; it answers with the small "saved" status."""
     _value, _errors, outcome = await _save(request, db, key, data)
@@ -102,7 +110,7 @@ async def autosave(request: Request, key: str, data: Form, db: AsyncSession) -> 
                                                               "locked": outcome == "locked"})
 
 
-@post("/meeting/wishes-submit", opt=policy(PATIENT))
+@post("/meeting/wishes-submit", opt=policy(PATIENT_SIDE))
 async def submit(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), EDIT_WISHES)
     wishes = await service.get_wishes(db, patient_id)
@@ -129,7 +137,8 @@ async def review(request: Request, patient_id: int, db: AsyncSession) -> Respons
         else set()
     context = {"patient": patient, "wishes": wishes, "answers": answers.decode(submitted), "changed": changed,
                "state": "read" if service.read_since_sent(wishes) else "sent", "steps": service.STEPS,
-               "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES}
+               "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES,
+               "sent_by_relative": await _sent_by_relative(db, wishes)}
     return render(request, "meetings/clinic_wishes.html", context)
 
 

@@ -12,7 +12,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access import delegations
 from server.access.models import Account
+from server.access.policy import SCOPE_REMINDERS
 from server.db import utcnow
 from server.i18n import N_, OSLO
 from server.notify import outbox
@@ -29,9 +31,12 @@ WISHES_AGAIN = timedelta(days=3)
 
 
 async def recipients(db: AsyncSession, patient_id: int) -> list[int]:
-    """The accounts that get this patient's reminders (hook for relatives with the "reminders" scope)."""
-    return list((await db.scalars(select(Account.id).where(Account.patient_id == patient_id,
-                                                          Account.active.is_(True)))).all())
+    """The accounts that get this patient's reminders: the patient's own, and relatives whose live delegation
+    has the "reminders" scope (on their own devices; only the patient's own copy is filed in the inbox)."""
+    own = list((await db.scalars(select(Account.id).where(Account.patient_id == patient_id,
+                                                         Account.active.is_(True)))).all())
+    relatives = await delegations.relatives_with_scope(db, patient_id, SCOPE_REMINDERS)
+    return own + [account_id for account_id in relatives if account_id not in own]
 
 
 def meeting_due_times(starts_at: datetime) -> dict[str, datetime]:

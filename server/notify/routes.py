@@ -6,7 +6,7 @@ from litestar import Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
-from server.access.policy import PATIENT, VIEW_MEETING, is_patient_themself, policy
+from server.access.policy import PATIENT, PATIENT_SIDE, VIEW_MEETING, is_patient_themself, policy
 from server.i18n import N_
 from server.notify import service
 from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
@@ -20,7 +20,7 @@ async def count_unread(request: Request) -> None:
         state["unread"] = await service.unread_count(state["db"], current.patient_id)
 
 
-@get("/inbox", opt=policy(PATIENT))
+@get("/inbox", opt=policy(PATIENT_SIDE))
 async def inbox(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), VIEW_MEETING)
     lang = locale(request)

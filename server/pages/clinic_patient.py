@@ -12,10 +12,12 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access import delegations
 from server.access.policy import CLINICIAN, MOVE_STAGE, RECORD_GP_ACCEPTANCE, VIEW_PATIENT, policy
 from server.access.service import account_names
 from server.i18n import N_, today_oslo
 from server.meetings import scheduling
+from server.pages.relatives import RELATION_LABELS, SCOPE_LABELS
 from server.pathway import service
 from server.pathway.acting import patient_for
 from server.pathway.forms import CONFLICT, GpAcceptanceForm, StageMoveForm
@@ -35,7 +37,8 @@ async def _show(request: Request, db: AsyncSession, patient: Patient, *, move_fo
         "patient": patient, "current": stage(patient.stage), "timeline": service.timeline(patient),
         "deadline": service.deadline_for(patient), "deadline_state": service.deadline_state,
         "stages": STAGES, "stage": stage, "names": names, "events": list(reversed(patient.events)),
-        "meetings": meetings,
+        "meetings": meetings, "relatives": await delegations.live_of_patient(db, patient.id),
+        "relation_labels": RELATION_LABELS, "scope_labels": SCOPE_LABELS,
         "move_form": move_form or {"to_stage": str(next_stage), "note": "", "reason": ""},
         "move_errors": move_errors or {},
         "gp_form": gp_form or {"accepted_on": today_oslo().isoformat()},

@@ -14,7 +14,7 @@ from typing import Any
 from litestar import Request, Response, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.policy import PATIENT, VIEW_PATIENT, policy
+from server.access.policy import PATIENT_SIDE, VIEW_PATIENT, policy
 from server.db import utcnow
 from server.i18n import N_, today_oslo
 from server.meetings import scheduling
@@ -97,7 +97,7 @@ async def home_context(db: AsyncSession, request: Request, patient, now: datetim
     }
 
 
-@get("/home", opt=policy(PATIENT))
+@get("/home", opt=policy(PATIENT_SIDE))
 async def home(request: Request, db: AsyncSession) -> Response:
     patient = await patient_for(db, actor(request), VIEW_PATIENT)
     await service.view_patient(db, audit_ctx(request), patient, "patient.home_viewed")

@@ -24,7 +24,10 @@ HOME_BY_ROLE = {"patient": "/home", "clinician": "/clinic/worklist", "admin": "/
 
 @get("/", opt=policy(PUBLIC))
 async def index(request: Request) -> Redirect:
-    return Redirect(HOME_BY_ROLE.get(actor(request).role, "/login"), status_code=303)
+    me = actor(request)
+    if me.role == "relative":  # a relative: the page of whom they act for, or whom they represent
+        return Redirect("/home" if me.patient_id else "/relatives", status_code=303)
+    return Redirect(HOME_BY_ROLE.get(me.role, "/login"), status_code=303)
 
 
 @post("/language", opt=policy(PUBLIC))

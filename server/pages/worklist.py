@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from server.access.policy import CLINICIAN, LIST_PATIENTS, can, policy
+from server.access.service import account_names
 from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import today_oslo
@@ -71,8 +72,9 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         | {row[0] for row in progress}
     if shown:
         await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
+    sent_by = await account_names(db, {wishes.submitted_by_relative for wishes, _ in new_input})
     return {"new_input": new_input, "progress": progress, "waiting_gp": waiting_gp, "deadlines": deadlines,
-            "answers": answers}
+            "answers": answers, "sent_by": sent_by}
 
 
 @get("/clinic/worklist", opt=policy(CLINICIAN))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.acting import acting_for
 from server.access.params import query_int
-from server.access.policy import PATIENT, UPDATE_OWN_MEASURES, VIEW_PLAN, policy
+from server.access.policy import PATIENT_SIDE, UPDATE_OWN_MEASURES, VIEW_PLAN, policy
 from server.i18n import N_, today_oslo
 from server.pathway.acting import patient_for
 from server.plan import view as service
@@ -40,7 +40,7 @@ def _plan_page(request: Request, plan_view, *, uid: str = "", form=None, errors=
     return render(request, "plan/patient_plan.html", context | _labels(), block="measure", status=status)
 
 
-@get("/plan", opt=policy(PATIENT))
+@get("/plan", opt=policy(PATIENT_SIDE))
 async def plan_page(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), VIEW_PLAN)
     plan_view = await service.read_current(db, audit_ctx(request), patient_id)
@@ -80,23 +80,23 @@ async def _save(db: AsyncSession, ctx, plan, uid: str, form: dict, current: str)
     return N_("The status is saved.") if status else N_("Your note is saved. The clinic can read it.")
 
 
-@post("/plan/measures/{uid:str}", opt=policy(PATIENT))
+@post("/plan/measures/{uid:str}", opt=policy(PATIENT_SIDE))
 async def update_measure(request: Request, uid: str, data: Form, db: AsyncSession) -> Response:
     """The measure's one form: status and note together."""
     return await _update(request, db, uid, data, "measure")
 
 
-@post("/plan/measures/{uid:str}/status", opt=policy(PATIENT))
+@post("/plan/measures/{uid:str}/status", opt=policy(PATIENT_SIDE))
 async def update_status(request: Request, uid: str, data: Form, db: AsyncSession) -> Response:
     return await _update(request, db, uid, data, "status")
 
 
-@post("/plan/measures/{uid:str}/note", opt=policy(PATIENT))
+@post("/plan/measures/{uid:str}/note", opt=policy(PATIENT_SIDE))
 async def add_note(request: Request, uid: str, data: Form, db: AsyncSession) -> Response:
     return await _update(request, db, uid, data, "note")
 
 
-@get("/plan/history", opt=policy(PATIENT))
+@get("/plan/history", opt=policy(PATIENT_SIDE))
 async def history(request: Request, db: AsyncSession) -> Response:
     patient_id = acting_for(actor(request), VIEW_PLAN)
     versions = await service.read_history(db, audit_ctx(request), patient_id)
@@ -109,7 +109,7 @@ def _number(value: str) -> int | None:
     return query_int(value)
 
 
-@get("/plan/compare", opt=policy(PATIENT))
+@get("/plan/compare", opt=policy(PATIENT_SIDE))
 async def compare_versions(request: Request, db: AsyncSession, from_: Annotated[str, Parameter(query="from")] = "",
                            to: str = "") -> Response:
     patient_id = acting_for(actor(request), VIEW_PLAN)
@@ -130,7 +130,7 @@ async def compare_versions(request: Request, db: AsyncSession, from_: Annotated[
     return render(request, "plan/patient_compare.html", context | _labels())
 
 
-@get("/plan/print", opt=policy(PATIENT))
+@get("/plan/print", opt=policy(PATIENT_SIDE))
 async def print_view(request: Request, db: AsyncSession) -> Response:
     patient = await patient_for(db, actor(request), VIEW_PLAN)
     plan_view = await service.read_current(db, audit_ctx(request), patient.id, "plan.printed")

@@ -9,7 +9,7 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from server.access import codes
-from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, PUBLIC, RESEARCHER
+from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, PATIENT_SIDE, PUBLIC, RESEARCHER
 from server.access.service import create_account
 from server.app import create_app
 from server.db import utcnow
@@ -63,10 +63,23 @@ def build_world(server):
                                                 invitation=invitation)])
         gp = meeting.participants[0]
         ids |= {"meeting": meeting.id, "participant": gp.id, "token": make_token(SECRET, invitation),
-                "uid": await _plan(db, patient.id)} | await _research(db, patient.id)
+                "uid": await _plan(db, patient.id), **await _relative(db, patient)} | await _research(db, patient.id)
         return ids
 
     return server.run(work)
+
+
+async def _relative(db, patient) -> dict:
+    """Ola, Kari's partner, with see and act: the relatives pages and the banner on her pages."""
+    from server.access import delegations
+    from server.audit.service import AuditContext
+
+    ola = await create_account(db, "relative", "Ola Nordmann")
+    delegation, _ = await delegations.give(db, SECRET, AuditContext(None, "patient"), patient.id, patient.name,
+                                           "Ola Nordmann", "partner", frozenset({"see", "act"}),
+                                           delegations.default_end())
+    await delegations.redeem(db, AuditContext(ola.id, "relative"), delegation.id, ola.id)
+    return {"relative": ola.id, "delegation": delegation.id}
 
 
 async def _plan(db, patient_id: int) -> str:
@@ -117,7 +130,7 @@ def test_every_page_passes_axe(phone, live_server):
                               (RESEARCHER, "researcher")):
         devices[policy_name] = phone()
         login_cookie(devices[policy_name], live_server, ids[role])
-    devices[AUTHENTICATED] = devices[PATIENT]
+    devices[AUTHENTICATED] = devices[PATIENT_SIDE] = devices[PATIENT]
     checked = []
     for path, policy_name in get_pages():
         if "{credential_id:int}" in path:
@@ -131,5 +144,23 @@ def test_every_page_passes_axe(phone, live_server):
         assert response.status < 400, f"{policy_name} {url} -> {response.status}"
         checked.append(url)
     assert len(checked) >= 30, checked
+    # The relative's pages: whom they represent, Kari's pages with the banner, and access ended.
+    relative = phone()
+    login_cookie(relative, live_server, ids["relative"])
+    relative.goto("/relatives")
+    relative.page.get_by_role("button", name="Gå til siden til Kari Nordmann").click()
+    relative.page.get_by_text("Du ser Kari Nordmanns side som pårørende.").wait_for()
+    relative.check_a11y()
+    for url in ("/plan", "/meeting", "/meeting/wishes"):
+        assert relative.goto(url).status < 400, url
+
+    async def end(db):
+        from server.access.models import Delegation
+        (await db.get(Delegation, ids["delegation"])).ended_at = utcnow()
+
+    live_server.run(end)
+    assert relative.goto("/plan").status == 403
+    relative.page.get_by_role("heading", name="Tilgangen er avsluttet").wait_for()
+    devices["relative"] = relative
     for device in set(devices.values()):
         assert not device.console_errors, device.console_errors

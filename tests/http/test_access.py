@@ -40,9 +40,18 @@ def test_no_schema_or_docs_pages_are_exposed():
     assert not any(p.startswith("/schema") or "openapi" in p for p in paths)
 
 
-ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin", "researcher"]
+ACTORS = ["anonymous", "patient_a", "patient_b", "clinician", "admin", "researcher", "relative_see", "relative_act",
+          "relative_see_act", "relative_reminders", "relative_expired", "relative_revoked", "relative_of_b"]
 ROLE_OF = {"anonymous": "anonymous", "patient_a": "patient", "patient_b": "patient",
-           "clinician": "clinician", "admin": "admin", "researcher": "researcher"}
+           "clinician": "clinician", "admin": "admin", "researcher": "researcher"} | {
+    name: "relative" for name in ACTORS if name.startswith("relative")}
+# Relatives of patient A (scopes), except relative_of_b; expired: its end date passed; revoked: ended a
+# second ago by the patient while the relative's session stays open.
+RELATIVE_SCOPES = {"relative_see": ("see",), "relative_act": ("act",), "relative_see_act": ("see", "act"),
+                   "relative_reminders": ("reminders",), "relative_expired": ("see", "act"),
+                   "relative_revoked": ("see", "act"), "relative_of_b": ("see", "act")}
+# Changes a relative may make only with the act scope (everything else that changes is the patient's own).
+ACT_CHANGES = ("/plan/measures/", "/meeting/wishes")
 # Routes whose path parameter names an object that belongs to patient A.
 OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/",
                       "/research/meetings/", "/research/receipts/", "/settings/notifications/devices/", "/inbox/")
@@ -122,7 +131,7 @@ def fill_path(path: str, **values) -> str:
                          ids=[f"{m} {p}" for p, m, _ in HANDLERS if m in ("GET", "POST")])
 async def test_access_matrix(world, client, db, path, method):
     patient_a, account_a = await world.patient("Anne A")
-    _, account_b = await world.patient("Bjørn B")
+    patient_b, account_b = await world.patient("Bjørn B")
     clinician = await world.staff("clinician", "Cecilie Clinician")
     admin = await world.staff("admin", "Arne Admin")
     researcher = await world.staff("researcher", "Rita Researcher")
@@ -133,10 +142,28 @@ async def test_access_matrix(world, client, db, path, method):
     pending_code = await pending_code_for(db, clinician.id)
     handler = next(h for p, m, h in HANDLERS if p == path and m == method)
     policy_name = handler.opt["policy"]
+    from datetime import timedelta
+
+    from server.access.models import Delegation
+    from server.db import utcnow
+    _, other_delegation = await world.relative(patient_a, ("see",), "Someone Else")
+    relatives = {}
+    for name, scopes in RELATIVE_SCOPES.items():
+        target = patient_b if name == "relative_of_b" else patient_a
+        ends_in = timedelta(seconds=-1) if name == "relative_expired" else None
+        relatives[name] = await world.relative(target, scopes, name.replace("_", " "), ends_in=ends_in)
 
     for actor_name in ACTORS:
         account = accounts.get(actor_name)
-        await world.login_as(account)
+        if actor_name in relatives:
+            account, delegation = relatives[actor_name]
+            await world.login_as_relative(account, delegation)
+            if actor_name == "relative_revoked":  # the patient ends it now; the session is still open
+                row = await db.get(Delegation, delegation.id)
+                row.ended_at = utcnow() - timedelta(seconds=1)
+                await db.commit()
+        else:
+            await world.login_as(account)
         # Objects that belong to patient A: a passkey and A's own session.
         db.add(Credential(account_id=account_a.id, credential_id=f"cred-{actor_name}".encode(), public_key=b"k",
                           sign_count=0, name="Anne's phone"))
@@ -153,7 +180,7 @@ async def test_access_matrix(world, client, db, path, method):
         url = fill_path(path, patient_id=patient_a.id, credential_id=credential_id, session_id=session_a,
                         account_id=clinician.id, code_id=pending_code, meeting_id=meeting_a,
                         participant_id=participant_a, event_id=research_answer_a, token=token_a,
-                        device_id=device_a, notification_id=note_a)
+                        device_id=device_a, notification_id=note_a, delegation_id=other_delegation.id)
         assert "{" not in url, f"fill in the path parameter of {path}"
 
         if method == "GET":
@@ -166,7 +193,15 @@ async def test_access_matrix(world, client, db, path, method):
         label = f"{actor_name} {method} {url} -> {status}"
         assert status < 500, label
         actor = Actor(account_id=account.id if account else None, role=ROLE_OF[actor_name])
-        if not route_allows(policy_name, actor):
+        scopes = RELATIVE_SCOPES.get(actor_name, ())
+        if actor_name in ("relative_expired", "relative_revoked") and policy_name == "patient_side":
+            assert status == 403, f"ended access must be refused at once: {label}"
+            assert "access has ended" in response.text, label
+        elif actor_name.startswith("relative") and policy_name == "patient_side" and (
+                (actor_name == "relative_of_b" and re.search(r"\{(meeting_id|uid)", path)) or not {"see", "act"} & set(scopes)
+                or (method == "POST" and (not path.startswith(ACT_CHANGES) or "act" not in scopes))):
+            assert status in (403, 404), f"a relative may not do this: {label}"
+        elif not route_allows(policy_name, actor):
             if actor_name == "anonymous":
                 assert status in (303, 401), label
                 if status == 303:

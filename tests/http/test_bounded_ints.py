@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from server.access.params import query_int
-from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, RESEARCHER
+from server.access.policy import ADMIN, AUTHENTICATED, CLINICIAN, PATIENT, PATIENT_SIDE, RESEARCHER
 from tests.conftest import csrf_token
 from tests.http.test_access import HANDLERS, PLAN
 
@@ -16,7 +16,7 @@ HUGE = ["2147483648", "9223372036854775808", "99999999999999999999999", "0"]
 
 
 async def _login(world, policy_name: str):
-    if policy_name in (PATIENT, AUTHENTICATED):
+    if policy_name in (PATIENT, PATIENT_SIDE, AUTHENTICATED):
         patient, account = await world.patient("Anne A")
     else:
         role = {ADMIN: "admin", RESEARCHER: "researcher"}.get(policy_name, "clinician")

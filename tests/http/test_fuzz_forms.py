@@ -57,7 +57,7 @@ def _field_names() -> list[str]:
 FIELDS = _field_names()
 POST_ROUTES = [(path, handler) for path, method, handler in HANDLERS if method == "POST"]
 ROLE_ACCOUNT = {"patient": "patient", "authenticated": "patient", "clinician": "clinician", "admin": "admin",
-                "researcher": "researcher", "public": None}
+                "researcher": "researcher", "public": None, "patient_side": "relative", "relative": "relative"}
 
 # Text with anything a keyboard, a paste or a crafted request can carry (no lone surrogates: they
 # cannot be encoded as UTF-8 by any client), numbers far outside every column's range, and dates.
@@ -130,15 +130,21 @@ async def test_arbitrary_input_never_gives_a_server_error(world, client, db, pat
     clinician = await world.staff("clinician", "Cecilie Clinician")
     admin = await world.staff("admin", "Arne Admin")
     researcher = await world.staff("researcher", "Rita Researcher")
-    accounts = {"patient": patient_account, "clinician": clinician, "admin": admin, "researcher": researcher}
+    relative, delegation = await world.relative(patient, ("see", "act"), "Ola Nordmann")
+    _, other_delegation = await world.relative(patient, ("see",), "Someone Else")
+    accounts = {"patient": patient_account, "clinician": clinician, "admin": admin, "researcher": researcher,
+                "relative": relative}
     meeting_id, participant_id, token = await meeting_of(db, patient.id)
     code_id = await pending_code_for(db, clinician.id)
     event_id = await research_yes_of(db, patient.id)
     device_id, notification_id = await device_and_message_of(db, patient_account.id, patient.id, "fuzz")
     url = fill_path(path, patient_id=patient.id, credential_id=1, session_id=1, account_id=clinician.id,
                     code_id=code_id, meeting_id=meeting_id, participant_id=participant_id, event_id=event_id,
-                    token=token, device_id=device_id, notification_id=notification_id)
+                    token=token, device_id=device_id, notification_id=notification_id,
+                    delegation_id=other_delegation.id)
     assert "{" not in url, f"fill in the path parameter of {path}"
+    # The patient's pages that relatives may use are fuzzed as a relative with see + act: their input
+    # goes through the same forms, with the relative's attribution on top.
     account = accounts.get(ROLE_ACCOUNT[handler.opt["policy"]])
 
     statuses = []
@@ -148,7 +154,10 @@ async def test_arbitrary_input_never_gives_a_server_error(world, client, db, pat
             example = {name: drawn if value == FREE_TEXT else value for name, value in base.items()}
         else:
             example = base | drawn if kind == "fields" else drawn
-        await world.login_as(account)  # a previous example may have logged out or ended the session
+        if account is relative:  # a previous example may have logged out or ended the session
+            await world.login_as_relative(relative, delegation)
+        else:
+            await world.login_as(account)
         csrf = await csrf_token(client, "/enroll")
         response = await client.post(url, data={**example, "_csrf_token": csrf}, headers={"x-csrftoken": csrf},
                                      follow_redirects=False)

@@ -46,12 +46,13 @@ def test_create_admin_on_a_fresh_database_prints_a_working_code(env):
     assert verify.returncode == 0 and "1 events" in verify.stdout, verify.stdout
 
 
-def test_seed_demo_prints_four_codes_one_for_the_researcher(env):
+def test_seed_demo_prints_a_code_for_every_demo_account(env):
     assert cli(env, "db-upgrade").returncode == 0
     result = cli(env, "seed-demo")
     assert result.returncode == 0, result.stderr
-    assert len(CODE.findall(result.stdout)) == 4, result.stdout
+    assert len(CODE.findall(result.stdout)) == 5, result.stdout  # patient, clinician, admin, researcher, relative
     assert "researcher" in result.stdout and "Forsker Frida" in result.stdout, result.stdout
+    assert "relative" in result.stdout and "Ola Nordmann" in result.stdout and "/relative/code" in result.stdout
 
 
 def test_audit_verify_reports_an_intact_and_a_broken_chain(env, tmp_path):
