@@ -215,3 +215,25 @@ async def test_an_admin_creates_a_researcher_whose_code_needs_a_second_admin(wor
     assert code.needs_approval and code.approved_by is None
     page = await client.get("/admin/accounts")
     assert "Rita Researcher" in page.text and "Researcher" in page.text
+
+
+async def test_a_relative_with_every_scope_sees_no_trace_of_the_research_request(world, client, db):
+    """The patient's relative (see + act + reminders) reads the inbox and the patient's pages: the research
+    request is not there, and the research pages and answer routes are refused, even by crafting the request."""
+    patient, account = await world.patient("Anne A")
+    meeting = await held_meeting(world, db, patient, await world.staff())
+    relative, delegation = await world.relative(patient, ("see", "act", "reminders"), "Ola Nordmann")
+    await world.login_as_relative(relative, delegation)
+
+    inbox = await client.get("/inbox")
+    assert inbox.status_code == 200
+    assert "/research" not in inbox.text
+    for path in ("/research", f"/research/meetings/{meeting.id}", "/research/withdraw"):
+        assert (await client.get(path)).status_code in (403, 404), path
+    forged = await post_form(client, f"/research/meetings/{meeting.id}",
+                             {"answer": "yes", "contact_method": "phone"}, token_from="/inbox")
+    assert forged.status_code in (403, 404)
+    assert await count(db, ResearchEvent, ResearchEvent.kind == "yes") == 0
+
+    await world.login_as(account)  # the patient still has the request
+    assert "/research" in (await client.get("/inbox")).text
