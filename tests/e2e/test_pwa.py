@@ -109,10 +109,17 @@ def test_a_push_message_shows_a_notification_that_opens_its_page(phone, live_ser
     data = {"title": "Samhandling", "body": "Du har en ny melding i Samhandling", "url": url, "tag": "t-1"}
     device.cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": registration_id,
                                                          "data": json.dumps(data)})
-    device.page.wait_for_function("""async () => (await (await navigator.serviceWorker.ready)
-        .getNotifications()).length === 1""", timeout=10_000)
-    shown = device.page.evaluate("""async () => { const [n] = await (await navigator.serviceWorker.ready)
-        .getNotifications(); return {title: n.title, body: n.body, url: n.data.url}; }""")
+    # Read the shown notification in one step, polling: a notification can be re-shown under its tag, so a
+    # count seen in one call and a read in the next could fall between the two.
+    shown = device.page.evaluate("""async () => {
+        const registration = await navigator.serviceWorker.ready;
+        for (let i = 0; i < 100; i++) {
+            const [n] = await registration.getNotifications();
+            if (n) return {title: n.title, body: n.body, url: n.data.url};
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return null;
+    }""")
     assert shown == {"title": "Samhandling", "body": "Du har en ny melding i Samhandling", "url": url}
 
     worker = device.context.service_workers[0]

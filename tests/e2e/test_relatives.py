@@ -89,7 +89,7 @@ def test_relative_story(browser, phone, live_server):
         # The clinician sees the wishes attributed to Ola, and Ola on the patient page.
         clinic = phone()
         enroll(clinic, clinician_code)
-        expect(clinic.page.get_by_role("heading", name="Pasienter", exact=True)).to_be_visible()
+        expect(clinic.page.get_by_role("heading", name="Arbeidsliste", exact=True)).to_be_visible()  # issue 8
         clinic.goto(f"/clinic/patients/{patient_id}/wishes")
         expect(clinic.page.get_by_text("Registrert av Ola Nordmann (pårørende) for Kari Nordmann",
                                        exact=False)).to_be_visible()
@@ -120,7 +120,7 @@ def test_relative_story(browser, phone, live_server):
     # Kari ends the access: Ola's very next click shows that it has ended.
     p.get_by_role("button", name="Avslutt tilgangen til Ola Nordmann").click()
     expect(p.get_by_text("Tilgangen til Ola Nordmann er avsluttet.")).to_be_visible()
-    r.get_by_role("link", name="Møtet").click()
+    r.get_by_role("navigation").get_by_role("link", name="Møte", exact=True).click()
     expect(r.get_by_role("heading", name="Tilgangen er avsluttet")).to_be_visible()
     expect(r.get_by_text("Bare Kari Nordmann kan gi deg tilgang igjen", exact=False)).to_be_visible()
     relative.check_a11y()
