@@ -223,3 +223,34 @@ async def test_two_administrators_deciding_the_same_staff_code_at_once_exactly_o
                 assert "rejected and will not work" in responses[1].text and code.revoked_by == cecilie.id
         for http, _ in (approver, rejecter):
             await http.aclose()
+
+
+async def test_a_patient_answering_a_research_request_twice_at_once_stores_one_answer(world, db, settings):
+    """Two tabs send yes and no to the same request at the same moment: one answer is stored, never both;
+    two withdrawals at once withdraw once."""
+    from server.research.models import ResearchEvent
+    from tests.http.test_research import held_meeting
+
+    patient, account = await world.patient("Anne A")
+    clinician = await world.staff("clinician", "Cecilie")
+    meetings = [await held_meeting(world, db, patient, clinician, number=1 + n % 2) for n in range(ROUNDS)]
+    async with running_app(settings) as app:
+        http, headers = await browser(world, app, account, "/research")
+        for round_, meeting in enumerate(meetings):
+            responses = await asyncio.gather(
+                http.post(f"/research/meetings/{meeting.id}", headers=headers,
+                          data={"answer": "yes", "contact_method": "phone", "contact_when": ""}),
+                http.post(f"/research/meetings/{meeting.id}", headers=headers, data={"answer": "no"}))
+            assert all(r.status_code in (200, 404, 409, 422) for r in responses), [r.status_code for r in responses]
+            kinds = (await db.scalars(select(ResearchEvent.kind).where(ResearchEvent.meeting_id == meeting.id,
+                                                                        ResearchEvent.kind.in_(("yes", "no"))))).all()
+            await db.commit()
+            assert len(kinds) == 1, (round_, kinds)
+        yeses = await db.scalar(select(func.count()).select_from(ResearchEvent).where(ResearchEvent.kind == "yes"))
+        await db.commit()
+        await asyncio.gather(*(http.post("/research/withdraw", headers=headers, data={}) for _ in range(2)))
+        withdrawn = await db.scalar(select(func.count()).select_from(ResearchEvent)
+                                    .where(ResearchEvent.kind == "withdrawn"))
+        await db.commit()
+        assert withdrawn == yeses
+        await http.aclose()
