@@ -160,9 +160,16 @@ async def decide(db: AsyncSession, code_id: int, admin_id: int, approve: bool) -
     if (code is None or not code.needs_approval or code.approved_at or code.revoked_at or code.used_at
             or code.expires_at <= now or not may_decide(code, admin_id)):
         return None
-    if approve:
-        code.approved_by, code.approved_at = admin_id, now
-    else:
-        code.revoked_by, code.revoked_at, code.lookup = admin_id, now, None
-    await db.flush()
+    # One conditional UPDATE: when two administrators decide at the same moment, only the first
+    # statement still finds the code pending; the other changes no row and is told it was decided.
+    values = ({"approved_by": admin_id, "approved_at": now} if approve
+              else {"revoked_by": admin_id, "revoked_at": now, "lookup": None})
+    result = await db.execute(
+        update(EnrollmentCode)
+        .where(EnrollmentCode.id == code.id, EnrollmentCode.approved_at.is_(None),
+               EnrollmentCode.revoked_at.is_(None), EnrollmentCode.used_at.is_(None))
+        .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    await db.refresh(code)
     return code

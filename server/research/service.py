@@ -161,9 +161,17 @@ async def refuse(db: AsyncSession, ctx: AuditContext, patient_id: int | None, ac
     await record(db, ctx, action, patient_ids=[patient_id], outcome="refused", detail=detail)
 
 
+async def _lock_patient(db: AsyncSession, patient_id: int) -> None:
+    """Research events are append-only, so two tabs answering at once would both find the request open
+    and both add a row. Holding the patient row (FOR NO KEY UPDATE, as the wishes do) serialises the
+    read-then-append per patient; SQLite serialises writers already."""
+    await db.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
+
+
 async def answer(db: AsyncSession, ctx: AuditContext, patient_id: int, meeting_id: int, yes: bool,
                  contact_method: str = "", contact_when: str = "") -> ResearchEvent | None:
     """The patient's yes or no to an open request. None (audited) if there is no open request."""
+    await _lock_patient(db, patient_id)
     state = await request_for(db, patient_id, meeting_id)
     if state is None or not state.open:
         await refuse(db, ctx, patient_id, "research.answer_refused", f"meeting {meeting_id}")
@@ -181,6 +189,7 @@ async def answer(db: AsyncSession, ctx: AuditContext, patient_id: int, meeting_i
 
 async def withdraw(db: AsyncSession, ctx: AuditContext, patient_id: int) -> list[ResearchEvent]:
     """Withdraw every active yes. Empty (and audited as refused) if there was nothing to withdraw."""
+    await _lock_patient(db, patient_id)
     active = [s for s in states(await _events(db, patient_id)) if s.active_yes]
     if not active:
         await refuse(db, ctx, patient_id, "research.withdraw_refused", "no active consent")

@@ -181,3 +181,76 @@ async def test_a_gp_answering_twice_at_once_leaves_the_answer_and_the_acceptance
             accepted_on = (await _patient_row(db, patient.id)).gp_accepted_on
             assert (answer == "accepted") == (accepted_on is not None), (round_, answer, accepted_on)
         await http.aclose()
+
+
+async def test_two_administrators_deciding_the_same_staff_code_at_once_exactly_one_decides(world, db, settings):
+    """Four-eyes approval: Berit approves while Cecilie rejects the same pending code. Exactly one
+    decision is stored and audited; the other administrator is told it was already decided."""
+    from server.access import codes
+    from server.access.models import EnrollmentCode
+    from server.audit.models import AuditEvent
+
+    arne = await world.staff("admin", "Arne Admin")
+    berit = await world.staff("admin", "Berit Admin")
+    cecilie = await world.staff("admin", "Cecilie Admin")
+    async with running_app(settings) as app:
+        approver = await browser(world, app, berit, "/admin/accounts")
+        rejecter = await browser(world, app, cecilie, "/admin/accounts")
+        for round_ in range(ROUNDS):
+            clinician = await world.staff("clinician", f"Klinikus {round_}")
+            await codes.issue(db, SECRET, clinician.id, arne.id, 14, needs_approval=True)
+            await db.commit()
+            code_id = await db.scalar(select(EnrollmentCode.id).where(EnrollmentCode.account_id == clinician.id))
+            events_before = await db.scalar(select(func.count()).select_from(AuditEvent)
+                                            .where(AuditEvent.action.in_(("staff.code_approved", "staff.code_rejected"))))
+            await db.commit()
+            responses = await asyncio.gather(
+                approver[0].post(f"/admin/codes/{code_id}/approve", headers=approver[1]),
+                rejecter[0].post(f"/admin/codes/{code_id}/reject", headers=rejecter[1]))
+            assert all(r.status_code == 200 for r in responses), (round_, [r.status_code for r in responses])
+            told = ["already decided" in r.text for r in responses]
+            assert sorted(told) == [False, True], (round_, told)
+            code = await db.scalar(select(EnrollmentCode).where(EnrollmentCode.id == code_id)
+                                   .execution_options(populate_existing=True))
+            events_after = await db.scalar(select(func.count()).select_from(AuditEvent)
+                                           .where(AuditEvent.action.in_(("staff.code_approved", "staff.code_rejected"))))
+            await db.commit()
+            assert (code.approved_at is None) != (code.revoked_at is None), round_  # one decision, never both
+            assert events_after - events_before == 1, round_
+            if code.approved_at is not None:
+                assert "approved and works now" in responses[0].text and code.approved_by == berit.id
+            else:
+                assert "rejected and will not work" in responses[1].text and code.revoked_by == cecilie.id
+        for http, _ in (approver, rejecter):
+            await http.aclose()
+
+
+async def test_a_patient_answering_a_research_request_twice_at_once_stores_one_answer(world, db, settings):
+    """Two tabs send yes and no to the same request at the same moment: one answer is stored, never both;
+    two withdrawals at once withdraw once."""
+    from server.research.models import ResearchEvent
+    from tests.http.test_research import held_meeting
+
+    patient, account = await world.patient("Anne A")
+    clinician = await world.staff("clinician", "Cecilie")
+    meetings = [await held_meeting(world, db, patient, clinician, number=1 + n % 2) for n in range(ROUNDS)]
+    async with running_app(settings) as app:
+        http, headers = await browser(world, app, account, "/research")
+        for round_, meeting in enumerate(meetings):
+            responses = await asyncio.gather(
+                http.post(f"/research/meetings/{meeting.id}", headers=headers,
+                          data={"answer": "yes", "contact_method": "phone", "contact_when": ""}),
+                http.post(f"/research/meetings/{meeting.id}", headers=headers, data={"answer": "no"}))
+            assert all(r.status_code in (200, 404, 409, 422) for r in responses), [r.status_code for r in responses]
+            kinds = (await db.scalars(select(ResearchEvent.kind).where(ResearchEvent.meeting_id == meeting.id,
+                                                                        ResearchEvent.kind.in_(("yes", "no"))))).all()
+            await db.commit()
+            assert len(kinds) == 1, (round_, kinds)
+        yeses = await db.scalar(select(func.count()).select_from(ResearchEvent).where(ResearchEvent.kind == "yes"))
+        await db.commit()
+        await asyncio.gather(*(http.post("/research/withdraw", headers=headers, data={}) for _ in range(2)))
+        withdrawn = await db.scalar(select(func.count()).select_from(ResearchEvent)
+                                    .where(ResearchEvent.kind == "withdrawn"))
+        await db.commit()
+        assert withdrawn == yeses
+        await http.aclose()
