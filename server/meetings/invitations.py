@@ -193,6 +193,7 @@ async def apply_answer(db: AsyncSession, ctx: AuditContext, invitation: Invitati
     invitation.answered_at = utcnow()
     invitation.recorded_by = recorded_by
     invitation.answer_before_move = ""  # an answer to the current time
+    invitation.handled_at = invitation.handled_by = None  # a new answer is back on the clinic's worklist
     await db.flush()
     action = "invitation.answered" if recorded_by is None else "invitation.answer_recorded"
     await record(db, ctx, action, patient_ids=[meeting.patient_id], detail=f"invitation {invitation.id}: {answer}")
