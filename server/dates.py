@@ -1,21 +1,33 @@
-"""Dates people type and read: one parser, one example format, one range, one formatter per language.
+"""Dates people type and read: one parser, one example format, one range, one style per language.
 
 Every date field is a date input, which sends 2027-03-14 (ISO) whatever the browser shows; where a
 browser has no date picker, people type the same format, the example shown in every message. Years
-outside 1900-2100 are refused with a message, never an OverflowError. Shown dates are Europe/Oslo, in
-the reader's language (server/i18n.Formatter); templates use the filters registered in
-server/app.make_environment.
+outside 1900-2100 are refused with a message, never an OverflowError.
+
+Every date or time a person reads is formatted here, in Europe/Oslo, in the reader's language, and
+nowhere else (templates use the filters registered in server/app.make_environment). One style per
+language: bokmål "4. desember 2026 kl. 10.30", English as in Britain "4 December 2026, 10:30" (day first,
+24-hour clock; the UI language stays "en", only the formatting uses en_GB). One function per style:
+
+    format_date        4. desember 2026             4 December 2026
+    format_date_short  4. des. 2026                 4 Dec 2026                 (tables, lists)
+    format_day         fredag 4. desember 2026      Friday 4 December 2026
+    format_clock       10.30                        10:30
+    format_datetime    4. desember 2026 kl. 10.30   4 December 2026, 10:30
+    format_datetime_short  4. des. 2026 kl. 10.30   4 Dec 2026, 10:30          (tables, lists)
+    format_when        fredag 4. desember 2026 kl. 10.30   Friday 4 December 2026, 10:30   (a meeting's start)
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 
-from babel.dates import format_time
+from babel import Locale
+from babel.dates import format_datetime as _babel_format
 from jinja2 import pass_context
 
-from server.i18n import DEFAULT_LOCALE, N_, OSLO, Formatter, translations
+from server.i18n import DEFAULT_LOCALE, N_, OSLO
 
 EXAMPLE_DATE = "2027-03-14"
 MIN_YEAR, MAX_YEAR = 1900, 2100
@@ -73,49 +85,115 @@ def stored_date(value: object) -> date | None:
         return None
 
 
-def format_date(value: date | datetime | str | None, locale: str, fmt: str = "long") -> str:
-    """nb "4. desember 2026", en "December 4, 2026" (Europe/Oslo). An ISO text (a stored plan date) is
+# --- Showing dates: one style per language --------------------------------------------------
+
+# The patterns (CLDR syntax) and the word between a date and its time, per UI language. English is
+# formatted as en_GB: day first, 24-hour clock.
+_STYLE = {
+    "nb": {"locale": Locale.parse("nb"), "date": "d. MMMM y", "short": "d. MMM y", "day": "EEEE d. MMMM y",
+           "clock": "HH.mm", "at": "{date} kl. {time}"},
+    "en": {"locale": Locale.parse("en_GB"), "date": "d MMMM y", "short": "d MMM y", "day": "EEEE d MMMM y",
+           "clock": "HH:mm", "at": "{date}, {time}"},
+}
+
+
+def _style(locale: str) -> dict:
+    return _STYLE.get(locale) or _STYLE[DEFAULT_LOCALE]
+
+
+def _in_oslo(value: date | datetime) -> datetime:
+    """A datetime as Oslo wall-clock time; a plain date as midnight of that day (no time zone shift)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # stored naive values are UTC
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(OSLO)
+    return datetime.combine(value, time())
+
+
+def _format(value: date | datetime, locale: str, pattern: str) -> str:
+    style = _style(locale)
+    return _babel_format(_in_oslo(value), style[pattern], locale=style["locale"])
+
+
+def _day_value(value: date | datetime | str | None) -> date | datetime | None:
+    return stored_date(value) if isinstance(value, str) else value
+
+
+def format_date(value: date | datetime | str | None, locale: str) -> str:
+    """nb "4. desember 2026", en "4 December 2026" (the Oslo day). An ISO text (a stored plan date) is
     read first; a text that is no date is shown as it is."""
-    if isinstance(value, str):
-        return Formatter(locale).date(stored_date(value), fmt) or value
-    return Formatter(locale).date(value, fmt)
+    day = _day_value(value)
+    if day is None:
+        return value if isinstance(value, str) else ""
+    return _format(day, locale, "date")
 
 
-def format_datetime(value: datetime | None, locale: str, fmt: str = "medium") -> str:
-    return Formatter(locale).datetime(value, fmt)
+def format_date_short(value: date | datetime | str | None, locale: str) -> str:
+    """nb "4. des. 2026", en "4 Dec 2026": the same order with the month shortened, for tables and lists."""
+    day = _day_value(value)
+    if day is None:
+        return value if isinstance(value, str) else ""
+    return _format(day, locale, "short")
 
 
-def format_clock(value: datetime, locale: str) -> str:
-    """The time of day in Oslo: "10:30"."""
-    return format_time(value, "short", tzinfo=OSLO, locale=locale)
+def format_day(value: date | datetime | None, locale: str) -> str:
+    """nb "fredag 4. desember 2026", en "Friday 4 December 2026"."""
+    return _format(value, locale, "day") if value is not None else ""
 
 
-def format_when(value: datetime, locale: str) -> str:
-    """A meeting's start: nb "søndag 28. mars 2027 kl. 10:00", en "Sunday, March 28, 2027 at 10:00 AM"."""
-    return translations(locale).gettext(N_("%(date)s at %(time)s")) % {
-        "date": Formatter(locale).date(value, "full"), "time": format_clock(value, locale)}
+def format_clock(value: datetime | None, locale: str) -> str:
+    """The time of day in Oslo: nb "10.30", en "10:30"; always two digits for the hour ("09.05", "00.00")."""
+    return _format(value, locale, "clock") if value is not None else ""
+
+
+def _joined(value: datetime | None, locale: str, date_pattern: str) -> str:
+    if value is None:
+        return ""
+    return _style(locale)["at"].format(date=_format(value, locale, date_pattern), time=format_clock(value, locale))
+
+
+def format_datetime(value: datetime | None, locale: str) -> str:
+    """nb "4. desember 2026 kl. 10.30", en "4 December 2026, 10:30"."""
+    return _joined(value, locale, "date")
+
+
+def format_datetime_short(value: datetime | None, locale: str) -> str:
+    """nb "4. des. 2026 kl. 10.30", en "4 Dec 2026, 10:30": for tables and lists."""
+    return _joined(value, locale, "short")
+
+
+def format_when(value: datetime | None, locale: str) -> str:
+    """A meeting's start: nb "søndag 28. mars 2027 kl. 10.00", en "Sunday 28 March 2027, 10:00"."""
+    return _joined(value, locale, "day")
+
+
+# The filters take a style name; "medium" and "short" both mean the short style, "full" the day with its
+# weekday, "long" (the default) the plain date.
+_DATE_STYLES = {"long": format_date, "medium": format_date_short, "short": format_date_short, "full": format_day}
+_DATETIME_STYLES = {"long": format_datetime, "medium": format_datetime, "short": format_datetime_short,
+                    "full": format_when}
 
 
 # --- Jinja filters (registered once, in server/app.make_environment); the reader's language is `lang` ---
 
 @pass_context
-def _date_filter(context, value, fmt: str = "long") -> str:
-    return format_date(value, context.get("lang", DEFAULT_LOCALE), fmt)
+def _date_filter(context, value, style: str = "long") -> str:
+    return _DATE_STYLES[style](value, context.get("lang", DEFAULT_LOCALE))
 
 
 @pass_context
-def _datetime_filter(context, value, fmt: str = "medium") -> str:
-    return format_datetime(value, context.get("lang", DEFAULT_LOCALE), fmt)
+def _datetime_filter(context, value, style: str = "long") -> str:
+    return _DATETIME_STYLES[style](value, context.get("lang", DEFAULT_LOCALE))
 
 
 @pass_context
 def _when_filter(context, value) -> str:
-    return format_when(value, context.get("lang", DEFAULT_LOCALE)) if value else ""
+    return format_when(value, context.get("lang", DEFAULT_LOCALE))
 
 
 @pass_context
 def _clock_filter(context, value) -> str:
-    return format_clock(value, context.get("lang", DEFAULT_LOCALE)) if value else ""
+    return format_clock(value, context.get("lang", DEFAULT_LOCALE))
 
 
 FILTERS = {"date": _date_filter, "datetime": _datetime_filter, "when": _when_filter, "clock": _clock_filter}

@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -44,25 +43,6 @@ def translations(locale: str) -> Translations:
 
 def pick_locale(cookie_value: str | None) -> str:
     return cookie_value if cookie_value in LOCALES else DEFAULT_LOCALE
-
-
-class Formatter:
-    """Dates and times for people: Europe/Oslo, in the user's language."""
-
-    def __init__(self, locale: str) -> None:
-        self.locale = locale
-
-    def date(self, value: date | datetime | None, fmt: str = "long") -> str:
-        if value is None:
-            return ""
-        if isinstance(value, datetime):
-            value = value.astimezone(OSLO).date()
-        return format_date(value, format=fmt, locale=self.locale)
-
-    def datetime(self, value: datetime | None, fmt: str = "medium") -> str:
-        if value is None:
-            return ""
-        return format_datetime(value, format=fmt, tzinfo=OSLO, locale=self.locale)
 
 
 def today_oslo() -> date:

@@ -40,8 +40,8 @@ async def _refused(request: Request, db: AsyncSession, opened: service.Opened) -
     return render(request, "meetings/invitation_invalid.html", {}, status=status, headers=EXTERNAL_HEADERS)
 
 
-def _external_context(opened: service.Opened, token: str) -> dict[str, Any]:
-    start, end = service.local_times(opened.meeting)
+def _external_context(opened: service.Opened, token: str, lang: str) -> dict[str, Any]:
+    start, end = service.local_times(opened.meeting, lang)
     return {"invitation": opened.invitation, "participant": opened.participant, "meeting": opened.meeting,
             "segments": service.segments_for(opened.participant, opened.meeting), "token": token,
             "start_time": start, "end_time": end, "max_comment": service.MAX_COMMENT}
@@ -56,7 +56,7 @@ async def invitation_page(request: Request, token: str, db: AsyncSession) -> Res
     invitation = opened.invitation
     form = {"answer": "" if invitation.answer == "pending" else invitation.answer,
             "proposed_time": invitation.proposed_time, "comment": invitation.comment}
-    return render(request, "meetings/invitation.html", _external_context(opened, token) | {
+    return render(request, "meetings/invitation.html", _external_context(opened, token, locale(request)) | {
         "form": form, "errors": {}, "patient": await service.patient_shown(db, opened.participant)},
         headers=EXTERNAL_HEADERS)
 
@@ -85,11 +85,11 @@ async def answer(request: Request, token: str, data: Form, db: AsyncSession) -> 
     form = service.AnswerForm(data, locale=locale(request))
     if not form.check():
         await service.answer_refused(db, ctx, opened)
-        return render(request, "meetings/invitation.html", _external_context(opened, token) | {
+        return render(request, "meetings/invitation.html", _external_context(opened, token, locale(request)) | {
             "form": form.values, "errors": form.error_map,
             "patient": await service.patient_shown(db, opened.participant)}, status=422, headers=EXTERNAL_HEADERS)
     await service.apply_answer(db, ctx, opened.invitation, form.values)
-    return render(request, "meetings/invitation_done.html", _external_context(opened, token),
+    return render(request, "meetings/invitation_done.html", _external_context(opened, token, locale(request)),
                   headers=EXTERNAL_HEADERS)
 
 
@@ -118,7 +118,7 @@ async def _show(request: Request, db: AsyncSession, meeting: Meeting, mode: str 
     if patient.gp_accepted_recorded_by:
         recorders.add(patient.gp_accepted_recorded_by)
     names = await account_names(db, recorders)
-    start, end = service.local_times(meeting)
+    start, end = service.local_times(meeting, locale(request))
     context = {
         "mode": mode, "meeting": meeting, "patient": patient, "target": target, "new_link": new_link,
         "form": form or {"answer": "", "comment": ""}, "errors": errors or {}, "names": names,

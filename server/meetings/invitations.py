@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from server.audit.service import AuditContext, record
+from server.dates import format_clock
 from server.db import utcnow
 from server.forms import Form, text
-from server.i18n import N_, OSLO, today_oslo
+from server.i18n import N_, today_oslo
 from server.meetings import ics
 from server.meetings.models import AgendaSegment, Invitation, Meeting, MeetingParticipant
 from server.notify.service import notify
@@ -154,10 +155,9 @@ def segments_for(participant: MeetingParticipant, meeting: Meeting) -> list[Agen
                                                                  if str(x).isdigit()}]
 
 
-def local_times(meeting: Meeting) -> tuple[str, str]:
-    """Start and end as HH:MM in Europe/Oslo."""
-    return (meeting.starts_at.astimezone(OSLO).strftime("%H:%M"),
-            meeting_end(meeting).astimezone(OSLO).strftime("%H:%M"))
+def local_times(meeting: Meeting, lang: str) -> tuple[str, str]:
+    """Start and end as the reader's clock time in Europe/Oslo (nb "10.00", en "10:00")."""
+    return format_clock(meeting.starts_at, lang), format_clock(meeting_end(meeting), lang)
 
 
 # --- Answers ----------------------------------------------------------------------------------
@@ -193,6 +193,7 @@ async def apply_answer(db: AsyncSession, ctx: AuditContext, invitation: Invitati
     invitation.answered_at = utcnow()
     invitation.recorded_by = recorded_by
     invitation.answer_before_move = ""  # an answer to the current time
+    invitation.handled_at = invitation.handled_by = None  # a new answer is back on the clinic's worklist
     await db.flush()
     action = "invitation.answered" if recorded_by is None else "invitation.answer_recorded"
     await record(db, ctx, action, patient_ids=[meeting.patient_id], detail=f"invitation {invitation.id}: {answer}")

@@ -122,6 +122,10 @@ class Invitation(Base):
     # The answer given to the old time when the meeting was moved ("" otherwise): `answer` is then
     # "pending" again until the participant answers the new time.
     answer_before_move: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # When and by whom the clinic marked the current answer (a decline, another time, a moved meeting not
+    # yet confirmed) as dealt with on the worklist; cleared by a new answer or a new move.
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_by: Mapped[int | None] = mapped_column(Integer)
 
     participant: Mapped[MeetingParticipant] = relationship(back_populates="invitation")
 

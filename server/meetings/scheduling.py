@@ -152,6 +152,8 @@ def ask_again(meeting: Meeting) -> None:
         if invitation is not None and invitation.answer != "pending":
             invitation.answer_before_move = invitation.answer
             invitation.answer = "pending"
+        if invitation is not None:
+            invitation.handled_at = invitation.handled_by = None  # a new time is back on the clinic's worklist
 
 
 async def cancel(db: AsyncSession, ctx: AuditContext, meeting: Meeting, reason: str) -> None:

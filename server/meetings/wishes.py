@@ -60,16 +60,17 @@ PLACES = {"home": N_("Digitally from home (video)"), "clinic": N_("At the pain c
 class Step:
     key: str
     title: str  # msgid: the question, used as the page heading
+    about: str = ""  # msgid: the same answer as the clinic reads it, about the patient ("GP", not "Should your GP ...")
 
 
 STEPS = (
-    Step("gp", N_("Should your GP take part?")),
-    Step("nav", N_("Should a NAV counsellor take part?")),
-    Step("relatives", N_("Would you like relatives to take part?")),
-    Step("others", N_("Should anyone else take part?")),
-    Step("place", N_("Where should the meeting take place?")),
-    Step("needs", N_("Do you have any practical needs?")),
-    Step("topics", N_("What matters most to you?")),
+    Step("gp", N_("Should your GP take part?"), N_("The GP")),
+    Step("nav", N_("Should a NAV counsellor take part?"), N_("A NAV counsellor")),
+    Step("relatives", N_("Would you like relatives to take part?"), N_("Relatives")),
+    Step("others", N_("Should anyone else take part?"), N_("Others who should take part")),
+    Step("place", N_("Where should the meeting take place?"), N_("Where the meeting should be")),
+    Step("needs", N_("Do you have any practical needs?"), N_("The patient's practical needs")),
+    Step("topics", N_("What matters most to you?"), N_("What matters most to the patient")),
 )
 STEP_KEYS = [step.key for step in STEPS]
 

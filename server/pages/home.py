@@ -14,7 +14,7 @@ from typing import Any
 from litestar import Request, Response, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.policy import PATIENT_SIDE, VIEW_PATIENT, policy
+from server.access.policy import PATIENT_SIDE, RESEARCH_ANSWER, VIEW_PATIENT, can, policy
 from server.db import utcnow
 from server.i18n import N_, today_oslo
 from server.meetings import scheduling
@@ -25,6 +25,7 @@ from server.pathway.acting import patient_for
 from server.pathway.stages import stage
 from server.plan import view as plan_view
 from server.plan.forms import STATUS_LABELS
+from server.research import service as research
 from server.web import actor, audit_ctx, render
 
 WISHES_STAGES = (3, 4)  # the patient tells who should come during the invitation and the assessment
@@ -58,6 +59,17 @@ def _due_measure(view: plan_view.PlanView | None, today: date) -> plan_view.Meas
     return min(due, key=lambda m: m.due) if due else None
 
 
+async def _answer_action(db: AsyncSession, request: Request, patient_id: int) -> Action | None:
+    """Something the patient must answer: the clinic's request after a held meeting (server/research), the one
+    question in the data model that waits for the patient's own answer. The patient's own: a relative acting
+    for them never sees it (policy RESEARCH_ANSWER), and the wording stays as discreet as the inbox's."""
+    if not can(actor(request), RESEARCH_ANSWER, patient_id):
+        return None
+    waiting = await research.open_request(db, patient_id)
+    return Action(N_("Answer the request from the pain clinic"), f"/research/meetings/{waiting.meeting_id}") \
+        if waiting else None
+
+
 def _confirmed(meeting: Meeting) -> list[str]:
     return [p.name for p in meeting.participants if scheduling.answer_of(p) == "accepted"]
 
@@ -77,6 +89,9 @@ async def home_context(db: AsyncSession, request: Request, patient, now: datetim
     wishes_action = _wishes_action(patient.stage, wishes_state, bool(upcoming))
     if wishes_action:
         actions.append(wishes_action)
+    answer = await _answer_action(db, request, patient.id)
+    if answer:
+        actions.append(answer)
     due = _due_measure(view, today_oslo())
     if due:
         actions.append(Action(N_("Tell us how it is going: %(title)s"), f"/plan#measure-{due.uid}", due.title))

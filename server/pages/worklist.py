@@ -5,26 +5,35 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from server.access.policy import CLINICIAN, LIST_PATIENTS, can, policy
+from server.access.acting import acting_for
+from server.access.policy import CLINICIAN, LIST_PATIENTS, MANAGE_INVITATIONS, can, policy
 from server.access.service import account_names
 from server.audit.service import AuditContext, record
 from server.db import utcnow
-from server.i18n import today_oslo
+from server.i18n import N_, today_oslo
 from server.meetings.models import Invitation, Meeting, MeetingParticipant, MeetingWishes
 from server.pathway.models import Patient
 from server.pathway.service import CLOSE_DAYS, deadline_for, deadline_state
 from server.pathway.stages import stage
 from server.plan.models import ActionPlan, MeasureUpdate
-from server.web import actor, audit_ctx, render
+from server.web import actor, audit_ctx, flash, redirect, render
 
 GP_ANSWER_DAYS = 7
 LIMIT = 100
+
+
+# An invitee's answer the clinic must deal with: a decline, another time proposed, or a moved meeting whose
+# new time is not confirmed yet (the earlier answer was to the old time). It stays on the worklist until a
+# clinician marks it as dealt with; a new answer or a new move puts it back.
+TO_DEAL_WITH = and_(Invitation.revoked_at.is_(None), Meeting.status == "scheduled",
+                    or_(Invitation.answer.in_(("declined", "proposed")),
+                        and_(Invitation.answer == "pending", Invitation.answer_before_move != "")))
 
 
 async def build(db: AsyncSession, ctx: AuditContext) -> dict:
@@ -57,9 +66,7 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         .join(MeetingParticipant, MeetingParticipant.id == Invitation.participant_id)
         .join(Meeting, Meeting.id == MeetingParticipant.meeting_id)
         .join(Patient, Patient.id == Meeting.patient_id)
-        .where(Invitation.revoked_at.is_(None), Meeting.status == "scheduled", Meeting.starts_at >= utcnow(),
-               or_(Invitation.answer.in_(("declined", "proposed")),
-                   and_(Invitation.answer == "pending", Invitation.answer_before_move != "")))
+        .where(TO_DEAL_WITH, Invitation.handled_at.is_(None), Meeting.starts_at >= utcnow())
         .order_by(Meeting.starts_at, MeetingParticipant.position).limit(LIMIT)
     )).all()
     deadlines = list((await db.scalars(
@@ -87,4 +94,33 @@ async def show(request: Request, db: AsyncSession) -> Response:
     return render(request, "meetings/worklist.html", context)
 
 
-ROUTES = [show]
+async def mark_handled(db: AsyncSession, ctx: AuditContext, invitation: Invitation, patient_id: int) -> bool:
+    """Take the invitee's current answer off the worklist, storing who and when; audited. False (nothing
+    changed) when it is not an answer to deal with or was already dealt with."""
+    await db.refresh(invitation, ["handled_at"], with_for_update=True)  # two clinicians at once: one marks it
+    if invitation.handled_at is not None:
+        return False
+    invitation.handled_at, invitation.handled_by = utcnow(), ctx.account_id
+    await record(db, ctx, "invitation.handled", patient_ids=[patient_id],
+                 detail=f"invitation {invitation.id}: {invitation.answer or 'moved'}")
+    return True
+
+
+@post("/clinic/worklist/answers/{participant_id:int}/handled", opt=policy(CLINICIAN))
+async def handled(request: Request, participant_id: int, db: AsyncSession) -> Response:
+    row = (await db.execute(
+        select(Invitation, MeetingParticipant, Meeting, TO_DEAL_WITH.label("to_deal_with"))
+        .join(MeetingParticipant, MeetingParticipant.id == Invitation.participant_id)
+        .join(Meeting, Meeting.id == MeetingParticipant.meeting_id)
+        .where(Invitation.participant_id == participant_id)
+    )).first()
+    if row is None:
+        raise NotFoundException()
+    invitation, participant, meeting, to_deal_with = row
+    acting_for(actor(request), MANAGE_INVITATIONS, meeting.patient_id)
+    if to_deal_with and await mark_handled(db, audit_ctx(request), invitation, meeting.patient_id):
+        flash(request, N_("The answer from %(name)s is marked as dealt with."), name=participant.name)
+    return redirect(request, "/clinic/worklist#answers-heading")
+
+
+ROUTES = [show, handled]

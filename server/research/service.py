@@ -149,6 +149,11 @@ async def patient_view(db: AsyncSession, ctx: AuditContext, patient_id: int
     return states(events), [e for e in events if e.kind in ("asked", *CONSENT_KINDS)]
 
 
+async def open_request(db: AsyncSession, patient_id: int) -> RequestState | None:
+    """The oldest request the patient has not answered yet, or None (the home page offers to answer it)."""
+    return next((s for s in states(await _events(db, patient_id)) if s.open), None)
+
+
 async def request_for(db: AsyncSession, patient_id: int, meeting_id: int) -> RequestState | None:
     """The request for the patient's own held meeting, or None (not theirs, not held, never asked)."""
     meeting = await db.get(Meeting, meeting_id)

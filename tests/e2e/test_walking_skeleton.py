@@ -39,7 +39,7 @@ def make_staff(server, role: str, name: str) -> str:
 
 def enroll(device, code: str) -> None:
     device.goto("/login")
-    device.page.get_by_role("link", name="Jeg har en kode").click()
+    device.page.get_by_role("link", name="Jeg har fått en kode").click()
     device.check_a11y()
     device.page.get_by_label("Skriv inn koden fra smerteklinikken").fill(code)
     device.page.get_by_role("button", name="Fortsett").click()

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from server.dates import format_date_short
 from server.db import utcnow
-from server.i18n import Formatter, today_oslo
+from server.i18n import today_oslo
 from server.meetings.models import Invitation
 from server.plan.models import MeasureUpdate
 from tests import factories
-
-EN = Formatter("en")
 
 
 def _rows_named(html: str, name: str) -> list[str]:
@@ -26,8 +25,8 @@ async def test_same_names_are_told_apart_in_the_list_and_search(client, world):
     for path in ("/clinic/patients", "/clinic/patients?q=Ola+Hansen"):
         rows = _rows_named((await client.get(path)).text, "Ola Hansen")
         assert len(rows) == 2, path
-        assert any(EN.date(date(1970, 1, 2), "medium") in r for r in rows)
-        assert any(EN.date(date(1985, 6, 7), "medium") in r for r in rows)
+        assert any("2 Jan 1970" in r for r in rows)
+        assert any("7 Jun 1985" in r for r in rows)
 
 
 async def test_every_worklist_row_carries_the_birth_date(client, world, db):
@@ -45,4 +44,4 @@ async def test_every_worklist_row_carries_the_birth_date(client, world, db):
     html = (await client.get("/clinic/worklist")).text
     rows = _rows_named(html, "Ola Hansen")
     assert len(rows) >= 3  # new input, progress, answers to deal with
-    assert all(EN.date(born, "medium") in row for row in rows)
+    assert all(format_date_short(born, "en") in row for row in rows)

@@ -13,7 +13,9 @@ from server.db import utcnow
 from server.i18n import today_oslo
 from server.meetings.models import Invitation
 from server.notify.models import Notification
+from server.research.models import ResearchEvent
 from tests import factories
+from tests.conftest import LANG_COOKIE, post_form
 
 
 def _measure(uid: str, title: str, due: str = "", responsible: str = "patient") -> dict:
@@ -77,6 +79,16 @@ async def _shm2_planned(db, patient):
                             video_link="")
 
 
+async def _research_request(db, patient):
+    """SHM 1 was held and marked as such: the clinic's request waits for the patient's answer."""
+    await _sent(db, patient)
+    meeting = await factories.meeting(db, patient.id, starts_at=utcnow() - timedelta(days=3), held_at=utcnow())
+    db.add(ResearchEvent(patient_id=patient.id, meeting_id=meeting.id, meeting_number=1, kind="asked",
+                         text_version=1))
+    await db.commit()
+    return meeting
+
+
 async def _closed(db, patient):
     await _held(db, patient)
     await factories.plan(db, patient.id, _plan())
@@ -86,6 +98,7 @@ TELL_WHO = "Tell us who should come"
 PLAN_LATER = "The action plan is made together with you at collaboration meeting 1"
 SEE_MEETING = 'href="/meeting">See your meeting'
 TARGET = "at the latest"
+ANSWER = "data-action>Answer the request from the pain clinic"
 
 STATES = [
     # (id, stage, set-up, says, does not say)
@@ -103,7 +116,9 @@ STATES = [
                                     "Nobody has confirmed the time yet."],
      [TELL_WHO, "You can join from", TARGET]),
     ("meeting_held", 7, _held, ["Collaboration meeting 1 took place", "writing down the action plan"],
-     [SEE_MEETING, "data-join", PLAN_LATER, TELL_WHO, "No meeting is planned yet"]),
+     [SEE_MEETING, "data-join", PLAN_LATER, TELL_WHO, "No meeting is planned yet", ANSWER]),
+    ("request_to_answer", 7, _research_request, [ANSWER, 'href="/research/meetings/'],
+     [TELL_WHO, "Tell us how it is going"]),
     ("plan_published", 7, _published,
      ["Gå tur hver dag", "data-action>Tell us how it is going: Gå tur hver dag", "See your action plan"],
      [PLAN_LATER, "writing down the action plan", "Samtale om søvnmedisin", "Updated ", SEE_MEETING]),
@@ -167,3 +182,28 @@ async def test_where_the_clinic_will_contact_the_patient_its_contact_details_are
         assert "Smerteklinikken test" in html and "smerte@example.no" in html and "hverdager 08–15" in html
     await _planned(db, patient)
     assert 'href="tel:+4773000000"' in (await client.get("/meeting")).text
+
+
+async def test_answer_comes_before_a_measure_and_goes_once_answered(client, world, db):
+    """Issue 8: "Svar på …" is a home action while the clinic's request waits for the patient's answer; it
+    leads to the request, comes before a measure that is due, and is gone once answered."""
+    patient, account = await world.patient("Kari Nordmann", stage=7)
+    meeting = await _research_request(db, patient)
+    await factories.plan(db, patient.id, _plan(due_in_days=5))
+    await world.login_as(account)
+    client.cookies.set(LANG_COOKIE, "nb", domain="testserver.local")
+    page = (await client.get("/home")).text
+    assert f'href="/research/meetings/{meeting.id}" data-action>Svar på henvendelsen fra smerteklinikken' in page
+    await post_form(client, f"/research/meetings/{meeting.id}", {"answer": "no"},
+                    token_from=f"/research/meetings/{meeting.id}")
+    page = (await client.get("/home")).text
+    assert "Svar på henvendelsen" not in page and "data-action>Fortell hvordan det går: Gå tur hver dag" in page
+
+
+async def test_a_relative_is_never_offered_the_patients_answer(client, world, db):
+    patient, _ = await world.patient("Kari Nordmann", stage=7)
+    await _research_request(db, patient)
+    relative, delegation = await world.relative(patient, ("see", "act", "reminders"), "Ola Nordmann")
+    await world.login_as_relative(relative, delegation)
+    page = (await client.get("/home")).text
+    assert "Answer the request" not in page and "/research" not in page

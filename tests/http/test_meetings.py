@@ -236,7 +236,7 @@ async def test_patient_sees_the_meeting_who_comes_and_their_answers(client, worl
     await world.login_as(account)
     html = (await client.get("/meeting")).text
     assert "Collaboration meeting 1" in html
-    assert "Sunday, March 28, 2027 at 10:00" in html and "until 11:30" in html and "90 minutes" in html
+    assert "Sunday 28 March 2027, 10:00" in html and "until 11:30" in html and "90 minutes" in html
     assert re.search(r"Your GP, Berit Bø\s*<span[^>]*>Has accepted", html)
     assert re.search(r"NAV counsellor Nils NAV\s*\(part of the meeting\)\s*<span[^>]*>Cannot come", html)
     assert re.search(r"Eva Fysio \(Physiotherapist\)\s*<span[^>]*>Has not answered yet", html)
@@ -335,8 +335,8 @@ async def test_inbox_lists_newest_first_and_marks_read_only_by_post(client, worl
                  number="1", when=(starts + timedelta(days=1)).isoformat())
     await db.commit()
     html = (await client.get("/inbox")).text
-    first = html.index("was moved to Monday, March 29, 2027 at 10:00")
-    assert first < html.index("is planned for Sunday, March 28, 2027 at 10:00")
+    first = html.index("was moved to Monday 29 March 2027, 10:00")
+    assert first < html.index("is planned for Sunday 28 March 2027, 10:00")
     assert html.count('data-unread="true"') == 2 and 'href="/meeting"' in html
     assert html.count('data-unread="true"') == (await client.get("/inbox")).text.count('data-unread="true"')
     done = await post_form(client, "/inbox/read", token_from="/inbox")

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from server.i18n import Formatter, today_oslo
+from server.dates import format_date
+from server.i18n import today_oslo
 from server.pathway.models import Patient
 from server.pathway.stages import add_working_days
 from tests.conftest import LANG_COOKIE, csrf_token, post_form
@@ -28,7 +29,7 @@ async def test_home_shows_stage_goal_timeline_and_target_date(client, world, db)
     assert html.count('data-state="done"') == 3 and html.count('data-state="upcoming"') == 5
     assert 'aria-current="step"' in html
     entered_4 = (today_oslo() - timedelta(weeks=6)) + timedelta(days=2 * 14)
-    due = Formatter("en").date(entered_4 + timedelta(weeks=12))
+    due = format_date(entered_4 + timedelta(weeks=12), "en")
     assert f"Collaboration meeting 1: at the latest {due}." in html
     assert await _audit(db, "patient.home_viewed", patient.id) == 1
 

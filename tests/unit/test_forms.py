@@ -169,4 +169,4 @@ def test_times_are_hours_and_minutes():
 def test_dates_are_shown_in_the_readers_language_in_oslo():
     late_evening_utc = datetime(2026, 12, 3, 23, 30, tzinfo=timezone.utc)  # 4 December in Oslo
     assert format_date(late_evening_utc, "nb") == "4. desember 2026"
-    assert format_date(late_evening_utc, "en") == "December 4, 2026"
+    assert format_date(late_evening_utc, "en") == "4 December 2026"
