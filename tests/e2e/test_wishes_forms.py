@@ -1,0 +1,52 @@
+"""The wishes flow in a browser at 360 px: NAV's part question hides when NAV should not come (JavaScript),
+and "Add one more person" works with JavaScript off."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Phone
+from tests.e2e.test_shm_planning import _account_of, to_english
+from tests.e2e.test_walking_skeleton import login_cookie, make_patient
+
+pytestmark = pytest.mark.e2e
+
+
+def test_nav_part_question_hides_when_the_answer_is_no(phone, live_server):
+    patient_id, _ = make_patient(live_server, "Kari Nordmann", stage=4)
+    device = phone()
+    login_cookie(device, live_server, live_server.run(_account_of(patient_id)))
+    device.goto("/home")
+    to_english(device)
+    device.goto("/meeting/wishes/nav")
+    page = device.page
+    part = page.get_by_role("group", name="If NAV comes: which part of the meeting?")
+    expect(part).to_be_visible()
+    page.get_by_label("No", exact=True).check()
+    expect(part).to_be_hidden()
+    expect(page.get_by_label("Anything NAV should know beforehand (optional)")).to_be_hidden()
+    device.check_a11y()
+    page.get_by_label("I am not sure").check()
+    expect(part).to_be_visible()
+
+
+def test_add_one_more_person_without_javascript(browser, live_server):
+    patient_id, _ = make_patient(live_server, "Kari Nordmann", stage=4)
+    device = Phone(browser, live_server, javascript=False)
+    try:
+        login_cookie(device, live_server, live_server.run(_account_of(patient_id)))
+        device.goto("/home")
+        to_english(device)
+        device.goto("/meeting/wishes/relatives")
+        page = device.page
+        expect(page.get_by_label("Name", exact=True)).to_have_count(1)
+        page.get_by_label("Name", exact=True).fill("Ola Nordmann")
+        page.get_by_role("button", name="Add one more person").click()
+        names = page.get_by_label("Name", exact=True)
+        expect(names).to_have_count(2)
+        expect(names.first).to_have_value("Ola Nordmann")
+        expect(names.nth(1)).to_have_value("")
+        device.check_a11y()
+    finally:
+        device.close()
