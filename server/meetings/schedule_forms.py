@@ -24,15 +24,15 @@ from wtforms.validators import ValidationError
 from server.dates import parse_date, parse_time
 from server.forms import INVALID_TIME, Form, build, date_field, text, time_field
 from server.i18n import N_, OSLO
-from server.meetings.wishes import OTHER_ROLES, TOPICS, role_key
+from server.meetings.wishes import OTHER_ROLES, RELATION_LABELS, TOPICS, role_key
 
 MIN_DURATION, MAX_DURATION = 15, 480
 MAX_SHORT, MAX_NOTE, MAX_LINK = 200, 2000, 500
 MAX_YEARS_AHEAD = 2
 SHM2_WEEKS = 26
-PARTICIPANT_ROWS = 6  # GP, NAV, and up to four relatives or other actors
+PARTICIPANT_ROWS = 12  # GP, NAV, and up to ten relatives or other actors
 EXTRA_ROWS = range(2, PARTICIPANT_ROWS)
-SEGMENT_ROWS = 4
+SEGMENT_ROWS = 8
 ROW_FIELDS = ("name", "role", "organisation", "contact")
 EXTRA_KINDS = ("relative", "other")
 NEEDS_ADDRESS = ("clinic", "gp", "hybrid")
@@ -184,6 +184,30 @@ def row_kind(form: dict[str, str], i: int) -> str:
     return kind if kind in EXTRA_KINDS else "other"
 
 
+def _free_row(form: dict[str, str]) -> int | None:
+    return next((i for i in EXTRA_ROWS
+                 if not any(str(form.get(f"p{i}_{name}", "")).strip() for name in ROW_FIELDS)), None)
+
+
+def _free_segment(form: dict[str, str]) -> int | None:
+    return next((j for j in range(SEGMENT_ROWS) if not str(form.get(f"s{j}_title", "")).strip()), None)
+
+
+def shown_rows(form: dict[str, str]) -> tuple[list[int], int | None]:
+    """The participant rows the page shows: the GP and NAV, every other row in use, and one empty row
+    (its index is the second value; None when every row is in use)."""
+    free = _free_row(form)
+    used = [i for i in EXTRA_ROWS if any(str(form.get(f"p{i}_{name}", "")).strip() for name in ROW_FIELDS)]
+    return [0, 1] + used + ([free] if free is not None else []), free
+
+
+def shown_segments(form: dict[str, str]) -> tuple[list[int], int | None]:
+    """The agenda items the page shows: those with a title, and one empty item (its index second)."""
+    free = _free_segment(form)
+    used = [j for j in range(SEGMENT_ROWS) if str(form.get(f"s{j}_title", "")).strip()]
+    return used + ([free] if free is not None else []), free
+
+
 # --- Prefill --------------------------------------------------------------------------------
 
 def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, first_segment_title: str,
@@ -201,7 +225,10 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
     form["p0_part"] = _part(gp.get("part"))
     nav = wishes.get("nav") or {}
     form["p1_part"] = _part(nav.get("part"))
-    extra = [("relative", {"name": r.get("name", ""), "role": r.get("relation", ""), "part": r.get("part")})
+    extra = [("relative", {"name": r.get("name", ""), "part": r.get("part"),
+                           # a relative with access in the app: the delegation's relation key, in words
+                           "role": translate(RELATION_LABELS[r["relation"]])
+                           if r.get("delegation_id") and r.get("relation") in RELATION_LABELS else r.get("relation", "")})
              for r in wishes.get("relatives") or [] if isinstance(r, dict)]
     extra += [("other", {"name": o.get("name", ""),
                          "role": translate(OTHER_ROLE_LABELS[o["role"]]) if o.get("role") in OTHER_ROLE_LABELS

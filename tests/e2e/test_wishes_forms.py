@@ -13,6 +13,15 @@ from tests.e2e.test_walking_skeleton import login_cookie, make_patient
 pytestmark = pytest.mark.e2e
 
 
+def make_account(server, role: str, name: str) -> int:
+    async def work(db):
+        from server.access.service import create_account
+
+        return (await create_account(db, role, name)).id
+
+    return server.run(work)
+
+
 def test_nav_part_question_hides_when_the_answer_is_no(phone, live_server):
     patient_id, _ = make_patient(live_server, "Kari Nordmann", stage=4)
     device = phone()
@@ -50,3 +59,17 @@ def test_add_one_more_person_without_javascript(browser, live_server):
         device.check_a11y()
     finally:
         device.close()
+
+
+def test_the_scheduling_form_is_compact_at_1280_px(phone, live_server):
+    """Issue 8: the form was 7,800 px tall (six participant rows, four agenda items with six boxes each)."""
+    patient_id, _ = make_patient(live_server, "Kari Nordmann", stage=4)
+    clinician = make_account(live_server, "clinician", "Lege Lise Lund")
+    device = phone()
+    device.page.set_viewport_size({"width": 1280, "height": 800})
+    login_cookie(device, live_server, clinician)
+    device.goto(f"/clinic/patients/{patient_id}/meetings/new?number=1")
+    height = device.page.evaluate("document.documentElement.scrollHeight")
+    print("schedule form height at 1280 px:", height)
+    assert height < 4000  # 3,735 px with the GP, NAV and one empty row
+    expect(device.page.get_by_role("button", name="Legg til en deltaker til")).to_be_visible()
