@@ -225,10 +225,7 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
     form["p0_part"] = _part(gp.get("part"))
     nav = wishes.get("nav") or {}
     form["p1_part"] = _part(nav.get("part"))
-    extra = [("relative", {"name": r.get("name", ""), "part": r.get("part"),
-                           # a relative with access in the app: the delegation's relation key, in words
-                           "role": translate(RELATION_LABELS[r["relation"]])
-                           if r.get("delegation_id") and r.get("relation") in RELATION_LABELS else r.get("relation", "")})
+    extra = [("relative", {"name": r.get("name", ""), "part": r.get("part"), "role": _relation(r, translate)})
              for r in wishes.get("relatives") or [] if isinstance(r, dict)]
     extra += [("other", {"name": o.get("name", ""),
                          "role": translate(OTHER_ROLE_LABELS[o["role"]]) if o.get("role") in OTHER_ROLE_LABELS
@@ -247,6 +244,14 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
         if form[f"p{i}_name"]:
             form[f"s0_p{i}"] = "yes"
     return form
+
+
+def _relation(relative: dict, translate: Callable[[str], str]) -> str:
+    """How a relative is related, as typed; for a relative with access in the app, the delegation's relation."""
+    relation = str(relative.get("relation") or "")
+    if relative.get("delegation_id") and relation in RELATION_LABELS:
+        return translate(RELATION_LABELS[relation])
+    return relation
 
 
 def _part(value: Any) -> str:

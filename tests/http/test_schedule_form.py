@@ -85,3 +85,14 @@ async def test_a_planned_meeting_shows_the_plan_and_no_empty_form(client, world,
     assert doc.by_id("date") is None
     stored = await db.scalar(select(Meeting.id).where(Meeting.patient_id == patient.id))
     assert stored == meeting.id
+
+
+async def test_a_relative_with_access_in_the_app_is_prefilled_with_the_relation_in_words(client, world, db):
+    patient, _ = await world.patient()
+    _, delegation = await world.relative(patient, name="Ola Nordmann")
+    await factories.wishes(db, patient.id, {"relatives": [{"name": "Ola Nordmann", "relation": "partner",
+                                                           "part": "whole", "delegation_id": delegation.id}]})
+    await world.login_as(await world.staff())
+    doc = html((await client.get(f"/clinic/patients/{patient.id}/meetings/new?number=1")).text)
+    assert doc.by_id("p2_name").attrs["value"] == "Ola Nordmann"
+    assert doc.by_id("p2_role").attrs["value"] == "Spouse or partner"
