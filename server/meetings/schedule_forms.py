@@ -91,6 +91,7 @@ class ParticipantIn:
     organisation: str
     contact: str
     whole_meeting: bool
+    part_starts_at: datetime | None = None  # for part of the meeting: when their part starts
 
 
 @dataclass
@@ -133,7 +134,7 @@ _FIELDS: dict[str, Any] = {
 }
 for _i in range(PARTICIPANT_ROWS):
     _FIELDS |= {f"p{_i}_{name}": text(max=MAX_SHORT) for name in ROW_FIELDS}
-    _FIELDS |= {f"p{_i}_kind": text(), f"p{_i}_part": text()}
+    _FIELDS |= {f"p{_i}_kind": text(), f"p{_i}_part": text(), f"p{_i}_part_start": time_field()}
 for _j in range(SEGMENT_ROWS):
     _FIELDS |= {f"s{_j}_title": text(max=MAX_SHORT)} | {f"s{_j}_p{_i}": text() for _i in range(PARTICIPANT_ROWS)}
 
@@ -354,9 +355,9 @@ def validate_schedule(form: dict[str, str], number: int, others: list[Slot], now
         errors["address"] = N_("Enter the address where the meeting takes place.")
     if fmt in NEEDS_LINK and not link and "video_link" not in errors:
         errors["video_link"] = N_("Enter the video link for the meeting.")
-    participants = _participants(form, errors)
-    segments = _segments(form, errors, {p.row for p in participants})
     duration = int(form["duration"]) if "duration" not in errors else 0
+    participants = _participants(form, errors, starts_at if "date" not in errors else None, duration)
+    segments = _segments(form, errors, {p.row for p in participants})
     if starts_at is not None and "date" not in errors and duration and "late_reason" not in errors:
         validate_order(number, starts_at, duration, others, form.get("late_reason", ""), errors)
     if errors:
@@ -365,7 +366,28 @@ def validate_schedule(form: dict[str, str], number: int, others: list[Slot], now
                                form.get("late_reason", "").strip(), participants, segments)
 
 
-def _participants(form: dict[str, str], errors: dict[str, str]) -> list[ParticipantIn]:
+def _part_start(form: dict[str, str], i: int, errors: dict[str, str], starts_at: datetime | None,
+                duration: int) -> datetime | None:
+    """When the part of a participant invited for part of the meeting starts: a time within the meeting."""
+    if form.get(f"p{i}_part") != "part" or f"p{i}_part_start" in errors:
+        return None
+    clock = parse_time(form.get(f"p{i}_part_start", ""))
+    if clock is None or starts_at is None or not duration:
+        return None
+    day = starts_at.astimezone(OSLO).date()
+    try:
+        at = oslo_to_utc(day, clock)
+    except NonexistentTime:
+        at = None
+    if at is None or not starts_at <= at < starts_at + timedelta(minutes=duration):
+        errors[f"p{i}_part_start"] = N_("Their part must start while the meeting is on: at or after its start, "
+                                        "before its end.")
+        return None
+    return at
+
+
+def _participants(form: dict[str, str], errors: dict[str, str], starts_at: datetime | None = None,
+                  duration: int = 0) -> list[ParticipantIn]:
     result: list[ParticipantIn] = []
     seen: set[tuple[str, str]] = set()
     for i in range(PARTICIPANT_ROWS):
@@ -387,8 +409,9 @@ def _participants(form: dict[str, str], errors: dict[str, str]) -> list[Particip
         if too_long or f"p{i}_name" in errors or f"p{i}_contact" in errors:
             continue
         role = role_key(values["role"]) if kind == "other" else values["role"]  # a known role is stored as its key
+        part_start = _part_start(form, i, errors, starts_at, duration)
         result.append(ParticipantIn(i, kind, values["name"], role, values["organisation"],
-                                    values["contact"], form.get(f"p{i}_part") != "part"))
+                                    values["contact"], form.get(f"p{i}_part") != "part", part_start))
     return result
 
 
