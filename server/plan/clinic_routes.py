@@ -20,7 +20,7 @@ from server.pathway.acting import patient_for
 from server.pathway.models import Patient
 from server.plan import forms, service
 from server.plan.models import ActionPlan
-from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 BASE = "/clinic/patients/{patient_id:int}/plan"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,6 @@ from server.meetings.wishes import TOPICS
 from server.notify import reminders
 from server.notify.service import notify
 from server.pathway.service import load_patient
-from server.plan.forms import MAX_GOALS, new_uid
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
 
 MSG_PUBLISHED = N_("Your action plan has a new version: version %(number)s.")

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext
 from server.db import utcnow
-from server.i18n import translations
 from server.notify.models import Notification
 from server.plan import forms, service
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
