@@ -3,6 +3,8 @@ and "Add one more person" works with JavaScript off."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -73,3 +75,51 @@ def test_the_scheduling_form_is_compact_at_1280_px(phone, live_server):
     print("schedule form height at 1280 px:", height)
     assert height < 4000  # 3,735 px with the GP, NAV and one empty row
     expect(device.page.get_by_role("button", name="Legg til en deltaker til")).to_be_visible()
+
+
+def test_new_form_parts_pass_axe(phone, live_server):
+    """The relatives step with a relative who has access in the app, the others step, and the warning about a
+    patient with the same name and birth date: axe at 360 px."""
+    patient_id, _ = make_patient(live_server, "Kari Nordmann", stage=4)
+
+    async def relative(db):
+        from server.access import delegations
+        from server.access.service import create_account
+        from server.audit.service import AuditContext
+        from server.pathway.models import Patient
+        from tests.conftest import SECRET
+
+        patient = await db.get(Patient, patient_id)
+        ola = await create_account(db, "relative", "Ola Nordmann")
+        delegation, _ = await delegations.give(db, SECRET, AuditContext(None, "patient"), patient.id, patient.name,
+                                               "Ola Nordmann", "partner", frozenset({"see", "act"}),
+                                               delegations.default_end())
+        await delegations.redeem(db, AuditContext(ola.id, "relative"), delegation.id, ola.id)
+
+    live_server.run(relative)
+    device = phone()
+    login_cookie(device, live_server, live_server.run(_account_of(patient_id)))
+    device.goto("/meeting/wishes/relatives")
+    page = device.page
+    page.get_by_label("Ola Nordmann (ektefelle eller samboer) – har tilgang i appen").check()
+    page.get_by_role("button", name="Legg til en person til").click()
+    expect(page.get_by_label("Ola Nordmann (ektefelle eller samboer) – har tilgang i appen")).to_be_checked()
+    device.check_a11y()
+    device.goto("/meeting/wishes/others")
+
+    clinic = phone()
+    login_cookie(clinic, live_server, make_account(live_server, "clinician", "Lege Lise Lund"))
+    clinic.goto("/clinic/patients/new")
+    c = clinic.page
+    c.get_by_label("Fullt navn").fill("Kari Nordmann")
+    c.get_by_label("Fødselsdato").fill("1975-05-17")
+    c.get_by_label("Navnet til fastlegen").fill("Berit Bø")
+    c.get_by_label("Fastlegekontor").fill("Sentrum legekontor")
+    c.get_by_role("button", name="Legg til pasient").click()
+    expect(c.get_by_label("Ja, opprett en ny pasient likevel")).to_be_visible()
+    clinic.check_a11y()
+    c.get_by_label("Ja, opprett en ny pasient likevel").check()
+    c.get_by_role("button", name="Legg til pasient").click()
+    expect(c.get_by_text(re.compile("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}"))).to_be_visible()
+    for device in (device, clinic):
+        assert not device.console_errors, device.console_errors
