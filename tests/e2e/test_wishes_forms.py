@@ -123,3 +123,20 @@ def test_new_form_parts_pass_axe(phone, live_server):
     expect(c.get_by_text(re.compile("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}"))).to_be_visible()
     for device in (device, clinic):
         assert not device.console_errors, device.console_errors
+
+
+def test_add_one_more_person_with_javascript_keeps_the_focus_on_the_new_row(phone, live_server):
+    patient_id, _ = make_patient(live_server, "Kari Nordmann", stage=4)
+    device = phone()
+    login_cookie(device, live_server, live_server.run(_account_of(patient_id)))
+    device.goto("/meeting/wishes/others")
+    page = device.page
+    page.get_by_label("Hvem er det?").select_option(label="Arbeidsgiver")
+    page.get_by_label("Navn", exact=True).fill("Per Hansen")
+    page.get_by_label("Telefon eller e-post").fill("99 88 77 66")
+    page.get_by_role("button", name="Legg til en person til").click()
+    expect(page.get_by_label("Navn", exact=True)).to_have_count(2)
+    expect(page.get_by_label("Navn", exact=True).first).to_have_value("Per Hansen")
+    expect(page.get_by_label("Hvem er det?").nth(1)).to_be_focused()
+    device.check_a11y()
+    assert not device.console_errors, device.console_errors
