@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
+from server.dates import format_clock
 from server.i18n import OSLO
 from server.meetings.models import Meeting, MeetingParticipant
 from tests import factories
@@ -91,3 +92,13 @@ async def test_a_moved_meeting_moves_the_part_with_it(client, world, db):
     assert response.status_code == 200
     nav = (await _participants(db, patient.id))["Nils Nav"]
     assert nav.part_starts_at == new_start.astimezone(UTC) + timedelta(minutes=30)
+
+
+async def test_the_patient_sees_when_a_partial_participant_joins(client, world, db):
+    patient, account = await world.patient()
+    starts = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=20)
+    await factories.meeting(db, patient.id, starts_at=starts, duration_minutes=90, participants=[
+        factories.participant("nav", "Nils Nav", whole_meeting=False, part_starts_at=starts + timedelta(minutes=30))])
+    await world.login_as(account)
+    item = html((await client.get("/meeting")).text).find("li", data_participant="nav")
+    assert f"(part of the meeting, from {format_clock(starts + timedelta(minutes=30), 'en')})" in item.text
