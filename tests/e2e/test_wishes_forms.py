@@ -121,8 +121,8 @@ def test_new_form_parts_pass_axe(phone, live_server):
     c.get_by_label("Ja, opprett en ny pasient likevel").check()
     c.get_by_role("button", name="Legg til pasient").click()
     expect(c.get_by_text(re.compile("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}"))).to_be_visible()
-    for device in (device, clinic):
-        assert not device.console_errors, device.console_errors
+    for each in (device, clinic):
+        assert not each.console_errors, each.console_errors
 
 
 def test_add_one_more_person_with_javascript_keeps_the_focus_on_the_new_row(phone, live_server):
