@@ -25,8 +25,9 @@ class NavAnswer(msgspec.Struct):
 
 class Relative(msgspec.Struct):
     name: str = ""
-    relation: str = ""
+    relation: str = ""  # as typed; a relative with access in the app: the delegation's relation key
     part: str = "whole"
+    delegation_id: int | None = None  # set when the patient chose a relative who has access in the app
 
 
 class Other(msgspec.Struct):

@@ -39,7 +39,8 @@ def utc_stamp(value: datetime) -> str:
 
 
 def meeting_ics(meeting: Meeting, *, summary: str, description: str, location: str, uid_host: str,
-                now: datetime) -> str:
+                now: datetime, starts_at: datetime | None = None) -> str:
+    """`starts_at`: when the reader's part starts, for a participant invited for part of the meeting."""
     ends = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
     lines = [
         "BEGIN:VCALENDAR",
@@ -50,7 +51,7 @@ def meeting_ics(meeting: Meeting, *, summary: str, description: str, location: s
         "BEGIN:VEVENT",
         f"UID:meeting-{meeting.id}@{uid_host}",
         f"DTSTAMP:{utc_stamp(now)}",
-        f"DTSTART:{utc_stamp(meeting.starts_at)}",
+        f"DTSTART:{utc_stamp(starts_at or meeting.starts_at)}",
         f"DTEND:{utc_stamp(ends)}",
         f"SEQUENCE:{max(meeting.version - 1, 0)}",
         f"STATUS:{'CANCELLED' if meeting.status == 'cancelled' else 'CONFIRMED'}",

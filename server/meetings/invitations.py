@@ -140,8 +140,10 @@ async def invitee_calendar(db: AsyncSession, opened: Opened, request_id: str, *,
     """The meeting as an .ics file for the invitee's calendar (an audited read by the participant)."""
     meeting = opened.meeting
     location = meeting.address or (meeting.video_link if meeting.video_link.startswith("https://") else "")
+    participant = opened.participant
+    part_start = participant.part_starts_at if not participant.whole_meeting else None
     body = ics.meeting_ics(meeting, summary=f"Samhandlingsmøte {meeting.number}", description=description,
-                           location=location, uid_host=uid_host, now=utcnow())
+                           location=location, uid_host=uid_host, now=utcnow(), starts_at=part_start)
     await record(db, participant_ctx(opened.participant, request_id), "invitation.calendar_downloaded",
                  patient_ids=[meeting.patient_id], detail=f"invitation {opened.invitation.id}")
     return body

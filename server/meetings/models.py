@@ -82,6 +82,8 @@ class MeetingParticipant(Base):
     organisation: Mapped[str] = mapped_column(String(200), default="")
     contact: Mapped[str] = mapped_column(String(200), default="")
     whole_meeting: Mapped[bool] = mapped_column(Boolean, default=True)
+    # For part of the meeting: when their part starts (within the meeting; None: not given).
+    part_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     meeting: Mapped[Meeting] = relationship(back_populates="participants")

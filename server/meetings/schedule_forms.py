@@ -24,15 +24,15 @@ from wtforms.validators import ValidationError
 from server.dates import parse_date, parse_time
 from server.forms import INVALID_TIME, Form, build, date_field, text, time_field
 from server.i18n import N_, OSLO
-from server.meetings.wishes import OTHER_ROLES, TOPICS, role_key
+from server.meetings.wishes import OTHER_ROLES, RELATION_LABELS, TOPICS, role_key
 
 MIN_DURATION, MAX_DURATION = 15, 480
 MAX_SHORT, MAX_NOTE, MAX_LINK = 200, 2000, 500
 MAX_YEARS_AHEAD = 2
 SHM2_WEEKS = 26
-PARTICIPANT_ROWS = 6  # GP, NAV, and up to four relatives or other actors
+PARTICIPANT_ROWS = 12  # GP, NAV, and up to ten relatives or other actors
 EXTRA_ROWS = range(2, PARTICIPANT_ROWS)
-SEGMENT_ROWS = 4
+SEGMENT_ROWS = 8
 ROW_FIELDS = ("name", "role", "organisation", "contact")
 EXTRA_KINDS = ("relative", "other")
 NEEDS_ADDRESS = ("clinic", "gp", "hybrid")
@@ -91,6 +91,7 @@ class ParticipantIn:
     organisation: str
     contact: str
     whole_meeting: bool
+    part_starts_at: datetime | None = None  # for part of the meeting: when their part starts
 
 
 @dataclass
@@ -133,7 +134,7 @@ _FIELDS: dict[str, Any] = {
 }
 for _i in range(PARTICIPANT_ROWS):
     _FIELDS |= {f"p{_i}_{name}": text(max=MAX_SHORT) for name in ROW_FIELDS}
-    _FIELDS |= {f"p{_i}_kind": text(), f"p{_i}_part": text()}
+    _FIELDS |= {f"p{_i}_kind": text(), f"p{_i}_part": text(), f"p{_i}_part_start": time_field()}
 for _j in range(SEGMENT_ROWS):
     _FIELDS |= {f"s{_j}_title": text(max=MAX_SHORT)} | {f"s{_j}_p{_i}": text() for _i in range(PARTICIPANT_ROWS)}
 
@@ -184,6 +185,30 @@ def row_kind(form: dict[str, str], i: int) -> str:
     return kind if kind in EXTRA_KINDS else "other"
 
 
+def _free_row(form: dict[str, str]) -> int | None:
+    return next((i for i in EXTRA_ROWS
+                 if not any(str(form.get(f"p{i}_{name}", "")).strip() for name in ROW_FIELDS)), None)
+
+
+def _free_segment(form: dict[str, str]) -> int | None:
+    return next((j for j in range(SEGMENT_ROWS) if not str(form.get(f"s{j}_title", "")).strip()), None)
+
+
+def shown_rows(form: dict[str, str]) -> tuple[list[int], int | None]:
+    """The participant rows the page shows: the GP and NAV, every other row in use, and one empty row
+    (its index is the second value; None when every row is in use)."""
+    free = _free_row(form)
+    used = [i for i in EXTRA_ROWS if any(str(form.get(f"p{i}_{name}", "")).strip() for name in ROW_FIELDS)]
+    return [0, 1] + used + ([free] if free is not None else []), free
+
+
+def shown_segments(form: dict[str, str]) -> tuple[list[int], int | None]:
+    """The agenda items the page shows: those with a title, and one empty item (its index second)."""
+    free = _free_segment(form)
+    used = [j for j in range(SEGMENT_ROWS) if str(form.get(f"s{j}_title", "")).strip()]
+    return used + ([free] if free is not None else []), free
+
+
 # --- Prefill --------------------------------------------------------------------------------
 
 def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, first_segment_title: str,
@@ -201,7 +226,7 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
     form["p0_part"] = _part(gp.get("part"))
     nav = wishes.get("nav") or {}
     form["p1_part"] = _part(nav.get("part"))
-    extra = [("relative", {"name": r.get("name", ""), "role": r.get("relation", ""), "part": r.get("part")})
+    extra = [("relative", {"name": r.get("name", ""), "part": r.get("part"), "role": _relation(r, translate)})
              for r in wishes.get("relatives") or [] if isinstance(r, dict)]
     extra += [("other", {"name": o.get("name", ""),
                          "role": translate(OTHER_ROLE_LABELS[o["role"]]) if o.get("role") in OTHER_ROLE_LABELS
@@ -220,6 +245,14 @@ def prefill(number: int, gp_name: str, gp_office: str, wishes: dict | None, firs
         if form[f"p{i}_name"]:
             form[f"s0_p{i}"] = "yes"
     return form
+
+
+def _relation(relative: dict, translate: Callable[[str], str]) -> str:
+    """How a relative is related, as typed; for a relative with access in the app, the delegation's relation."""
+    relation = str(relative.get("relation") or "")
+    if relative.get("delegation_id") and relation in RELATION_LABELS:
+        return translate(RELATION_LABELS[relation])
+    return relation
 
 
 def _part(value: Any) -> str:
@@ -322,9 +355,9 @@ def validate_schedule(form: dict[str, str], number: int, others: list[Slot], now
         errors["address"] = N_("Enter the address where the meeting takes place.")
     if fmt in NEEDS_LINK and not link and "video_link" not in errors:
         errors["video_link"] = N_("Enter the video link for the meeting.")
-    participants = _participants(form, errors)
-    segments = _segments(form, errors, {p.row for p in participants})
     duration = int(form["duration"]) if "duration" not in errors else 0
+    participants = _participants(form, errors, starts_at if "date" not in errors else None, duration)
+    segments = _segments(form, errors, {p.row for p in participants})
     if starts_at is not None and "date" not in errors and duration and "late_reason" not in errors:
         validate_order(number, starts_at, duration, others, form.get("late_reason", ""), errors)
     if errors:
@@ -333,7 +366,28 @@ def validate_schedule(form: dict[str, str], number: int, others: list[Slot], now
                                form.get("late_reason", "").strip(), participants, segments)
 
 
-def _participants(form: dict[str, str], errors: dict[str, str]) -> list[ParticipantIn]:
+def _part_start(form: dict[str, str], i: int, errors: dict[str, str], starts_at: datetime | None,
+                duration: int) -> datetime | None:
+    """When the part of a participant invited for part of the meeting starts: a time within the meeting."""
+    if form.get(f"p{i}_part") != "part" or f"p{i}_part_start" in errors:
+        return None
+    clock = parse_time(form.get(f"p{i}_part_start", ""))
+    if clock is None or starts_at is None or not duration:
+        return None
+    day = starts_at.astimezone(OSLO).date()
+    try:
+        at = oslo_to_utc(day, clock)
+    except NonexistentTime:
+        at = None
+    if at is None or not starts_at <= at < starts_at + timedelta(minutes=duration):
+        errors[f"p{i}_part_start"] = N_("Their part must start while the meeting is on: at or after its start, "
+                                        "before its end.")
+        return None
+    return at
+
+
+def _participants(form: dict[str, str], errors: dict[str, str], starts_at: datetime | None = None,
+                  duration: int = 0) -> list[ParticipantIn]:
     result: list[ParticipantIn] = []
     seen: set[tuple[str, str]] = set()
     for i in range(PARTICIPANT_ROWS):
@@ -355,8 +409,9 @@ def _participants(form: dict[str, str], errors: dict[str, str]) -> list[Particip
         if too_long or f"p{i}_name" in errors or f"p{i}_contact" in errors:
             continue
         role = role_key(values["role"]) if kind == "other" else values["role"]  # a known role is stored as its key
+        part_start = _part_start(form, i, errors, starts_at, duration)
         result.append(ParticipantIn(i, kind, values["name"], role, values["organisation"],
-                                    values["contact"], form.get(f"p{i}_part") != "part"))
+                                    values["contact"], form.get(f"p{i}_part") != "part", part_start))
     return result
 
 

@@ -40,15 +40,16 @@ async def _patient(request: Request, db: AsyncSession, patient_id: int, number: 
 
 
 async def _schedule_page(request: Request, db: AsyncSession, patient, number: int, form: dict, errors: dict,
-                         status: int = 200) -> Response:
+                         status: int = 200, focus: str = "") -> Response:
     meetings = await scheduling.patient_meetings(db, patient.id)
     context = {
         "patient": patient, "number": number, "form": form, "errors": errors,
         "wishes": forms.wishes_summary(await scheduling.submitted_wishes(db, patient.id, number)),
         "existing": next((m for m in meetings if m.number == number and m.status == "scheduled"), None),
-        "rows": range(forms.PARTICIPANT_ROWS), "extra_rows": forms.EXTRA_ROWS,
-        "segment_rows": range(forms.SEGMENT_ROWS), "row_kind": forms.row_kind,
+        "extra_rows": forms.EXTRA_ROWS, "row_kind": forms.row_kind, "focus": focus,
     }
+    context["rows"], context["free_row"] = forms.shown_rows(form)
+    context["segment_rows"], context["free_segment"] = forms.shown_segments(form)
     return render(request, "meetings/schedule.html", context | _helpers(request), status=status)
 
 
@@ -66,6 +67,8 @@ async def create_meeting(request: Request, patient_id: int, data: Form, db: Asyn
                          number: int = 1) -> Response:
     patient = await _patient(request, db, patient_id, number, lock=True)
     form = forms.ScheduleForm(data, locale=locale(request))
+    if data.get("add") in ("participant", "segment"):  # "Add one more ...": the same form with one more empty row
+        return await _schedule_page(request, db, patient, number, form.values, {}, focus=data["add"])
     plan = form.schedule(number, scheduling.slots(await scheduling.patient_meetings(db, patient.id)), utcnow())
     if form.has_errors() or plan is None:
         await scheduling.refuse(db, audit_ctx(request), "meeting.schedule_refused", patient.id)

@@ -103,7 +103,8 @@ async def schedule(db: AsyncSession, ctx: AuditContext, patient: Patient, number
     by_row: dict[int, MeetingParticipant] = {}
     for position, p in enumerate(plan.participants):
         by_row[p.row] = MeetingParticipant(kind=p.kind, name=p.name, role=p.role, organisation=p.organisation,
-                                           contact=p.contact, whole_meeting=p.whole_meeting, position=position)
+                                           contact=p.contact, whole_meeting=p.whole_meeting, position=position,
+                                           part_starts_at=p.part_starts_at)
     meeting.participants = list(by_row.values())
     meeting.changes = [MeetingChange(kind="scheduled", by_account_id=ctx.account_id, new_starts_at=plan.starts_at)]
     db.add(meeting)
@@ -125,6 +126,7 @@ async def reschedule(db: AsyncSession, ctx: AuditContext, meeting: Meeting, star
                                          old_starts_at=meeting.starts_at, new_starts_at=starts_at,
                                          reason=reason.strip()))
     moved = starts_at != meeting.starts_at
+    move_part_starts(meeting, starts_at, duration)
     meeting.starts_at = starts_at
     meeting.duration_minutes = duration
     if late_reason is not None:
@@ -142,6 +144,18 @@ async def reschedule(db: AsyncSession, ctx: AuditContext, meeting: Meeting, star
                                     message=MSG_RESCHEDULED, cancelled=False, number=str(meeting.number),
                                     when=starts_at.isoformat())
     await record(db, ctx, "meeting.rescheduled", patient_ids=[meeting.patient_id], detail=f"meeting {meeting.id}")
+
+
+def move_part_starts(meeting: Meeting, starts_at: datetime, duration: int) -> None:
+    """A part keeps its place in the moved meeting (10:30 in a meeting from 10:00 → 14:30 from 14:00); a part
+    that would fall outside a shortened meeting loses its start time."""
+    shift = starts_at - meeting.starts_at
+    for participant in meeting.participants:
+        if participant.part_starts_at is None:
+            continue
+        moved = participant.part_starts_at + shift
+        inside = starts_at <= moved < starts_at + timedelta(minutes=duration)
+        participant.part_starts_at = moved if inside else None
 
 
 def ask_again(meeting: Meeting) -> None:

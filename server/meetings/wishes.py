@@ -26,8 +26,7 @@ from server.pathway.models import Patient
 
 MAX_SHORT = 200
 MAX_LONG = 2000
-RELATIVE_ROWS = 3
-OTHER_ROWS = 3
+MAX_PEOPLE = 10  # rows of people a "relatives" or "others" answer can hold; the page shows one empty row more
 PARTS = ("whole", "part")
 TOPICS = {
     "work": N_("Work"), "sleep": N_("Sleep"), "activity": N_("Activity and exercise"),
@@ -51,6 +50,10 @@ def role_key(text: str) -> str:
             return key
     return text.strip()
 
+
+# How a relative with access in the app is related (access/delegations.RELATIONS), as the wishes show it.
+RELATION_LABELS = {"partner": N_("Spouse or partner"), "parent": N_("Parent"), "child": N_("Child"),
+                   "other": N_("Other")}
 
 PLACES = {"home": N_("Digitally from home (video)"), "clinic": N_("At the pain clinic"),
           "gp": N_("At my GP's office")}

@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access import delegations
 from server.access.acting import acting_for
 from server.access.policy import CLINICIAN, EDIT_WISHES, PATIENT_SIDE, REVIEW_WISHES, policy
 from server.access.service import account_names
@@ -22,6 +23,7 @@ from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 EDITABLE_STAGES = range(1, 7)  # until SHM 1 has taken place
+PEOPLE_STEPS = ("relatives", "others")  # steps with rows of people and "Add one more person"
 
 
 async def _sent_by_relative(db: AsyncSession, wishes) -> str:
@@ -31,10 +33,16 @@ async def _sent_by_relative(db: AsyncSession, wishes) -> str:
     return (await account_names(db, {wishes.submitted_by_relative})).get(wishes.submitted_by_relative, "")
 
 
+async def _linked_people(db: AsyncSession, patient_id: int) -> dict[int, dict[str, str]]:
+    """The patient's relatives who have access in the app now (a live delegation): the relatives step offers them."""
+    return {d.id: {"name": d.relative_name, "relation": d.relation}
+            for d in await delegations.live_of_patient(db, patient_id)}
+
+
 def _context(wishes, locked: bool) -> dict[str, Any]:
     return {"wishes": wishes, "answers": answers.decode(wishes.answers if wishes else None), "locked": locked,
             "state": service.state_of(wishes), "steps": service.STEPS, "topics": service.TOPICS,
-            "roles": service.OTHER_ROLES, "places": service.PLACES}
+            "roles": service.OTHER_ROLES, "places": service.PLACES, "relation_labels": service.RELATION_LABELS}
 
 
 @get("/meeting/wishes", opt=policy(PATIENT_SIDE))
@@ -44,12 +52,13 @@ async def summary(request: Request, db: AsyncSession) -> Response:
     wishes = await service.read_wishes(db, audit_ctx(request), patient_id)
     context = _context(wishes, await service.is_locked(db, patient_id))
     context |= {"patient": patient, "missing": service.missing_steps((wishes.answers if wishes else None) or {}),
-                "open": patient.stage in EDITABLE_STAGES, "sent_by_relative": await _sent_by_relative(db, wishes)}
+                "open": patient.stage in EDITABLE_STAGES, "sent_by_relative": await _sent_by_relative(db, wishes),
+                "in_app": set(await _linked_people(db, patient_id))}
     return render(request, "meetings/wishes_summary.html", context)
 
 
 async def _step_page(request: Request, db: AsyncSession, key: str, *, value=None, errors=None,
-                     status: int = 200) -> Response:
+                     status: int = 200, more: bool = False) -> Response:
     step = service.step_by_key(key)
     if step is None:
         raise NotFoundException()
@@ -61,14 +70,16 @@ async def _step_page(request: Request, db: AsyncSession, key: str, *, value=None
         value = ((wishes.answers if wishes else None) or {}).get(key)
     context |= {"patient": patient, "step": step, "value": value, "errors": errors or {},
                 "previous": service.previous_step(key), "next": service.next_step(key),
-                "step_number": service.STEP_KEYS.index(key) + 1,
-                "relative_rows": service.RELATIVE_ROWS, "other_rows": service.OTHER_ROWS}
+                "step_number": service.STEP_KEYS.index(key) + 1, "max_people": service.MAX_PEOPLE,
+                "linked_people": await _linked_people(db, patient_id) if key == "relatives" else {},
+                "more": more}
     return render(request, f"meetings/wishes_{key}.html", context, status=status)
 
 
 @get("/meeting/wishes/{key:str}", opt=policy(PATIENT_SIDE))
-async def step_page(request: Request, key: str, db: AsyncSession) -> Response:
-    return await _step_page(request, db, key)
+async def step_page(request: Request, key: str, db: AsyncSession, more: bool = False) -> Response:
+    """`more`: the patient asked for one more person (the empty row gets the focus)."""
+    return await _step_page(request, db, key, more=more)
 
 
 async def _save(request: Request, db: AsyncSession, key: str, data: dict[str, Any]):
@@ -78,7 +89,8 @@ async def _save(request: Request, db: AsyncSession, key: str, data: dict[str, An
     patient_id = acting_for(actor(request), EDIT_WISHES)
     if await service.is_locked(db, patient_id):
         return None, None, "locked"
-    form = step_form(key, data, locale(request))
+    linked = await _linked_people(db, patient_id) if key == "relatives" else None
+    form = step_form(key, data, locale(request), linked)
     form.check()
     value = form.answer()
     if form.has_forbidden_text():  # never stored; the page shows it again with the message
@@ -95,8 +107,11 @@ async def save_step(request: Request, key: str, data: Form, db: AsyncSession) ->
         flash(request, N_("The clinic has planned the meeting, so your answers can no longer be changed here. "
                           "Call the clinic if something has changed."), "warning")
         return redirect(request, "/meeting/wishes")
+    more = data.get("to") == "more" and key in PEOPLE_STEPS  # "Add one more person": the same page again
     if errors:
-        return await _step_page(request, db, key, value=value, errors=errors, status=422)
+        return await _step_page(request, db, key, value=value, errors=errors, status=422, more=more)
+    if more:
+        return redirect(request, f"/meeting/wishes/{key}?more=true#new-person")
     following = service.next_step(key)
     going_to_summary = data.get("to") == "summary" or following is None
     return redirect(request, "/meeting/wishes" if going_to_summary else f"/meeting/wishes/{following}")
@@ -138,6 +153,7 @@ async def review(request: Request, patient_id: int, db: AsyncSession) -> Respons
     context = {"patient": patient, "wishes": wishes, "answers": answers.decode(submitted), "changed": changed,
                "state": "read" if service.read_since_sent(wishes) else "sent", "steps": service.STEPS,
                "topics": service.TOPICS, "roles": service.OTHER_ROLES, "places": service.PLACES,
+               "relation_labels": service.RELATION_LABELS, "in_app": set(await _linked_people(db, patient_id)),
                "sent_by_relative": await _sent_by_relative(db, wishes)}
     return render(request, "meetings/clinic_wishes.html", context)
 

@@ -55,6 +55,12 @@ async def create_patient(request: Request, data: Form, db: AsyncSession) -> Resp
     if not form.validate():
         return render(request, "pathway/new_patient.html", {"form": form.values, "errors": form.error_map},
                       status=422)
+    if data.get("confirm_duplicate") != "yes":  # the same name and birth date: ask before adding another
+        same = await service.same_name_and_birth_date(db, audit_ctx(request), form.clean("name"),
+                                                      form.birth_date.day)
+        if same:
+            return render(request, "pathway/new_patient.html", {"form": form.values, "errors": {}, "same": same,
+                                                                "stage": stage})
     patient, code = await service.create_patient_with_code(db, request.app.state.settings, audit_ctx(request),
                                                            form.values)
     return _code_page(request, patient, code, created=True)

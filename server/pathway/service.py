@@ -144,6 +144,19 @@ async def create_patient(db: AsyncSession, ctx: AuditContext, form: dict[str, st
     return patient
 
 
+async def same_name_and_birth_date(db: AsyncSession, ctx: AuditContext, name: str, birth_date: date
+                                   ) -> list[Patient]:
+    """Patients already registered with this name (any case) and birth date: the clinic confirms before adding
+    another. Showing them is a read of their data, so it is audited."""
+    rows = list((await db.scalars(select(Patient).where(
+        Patient.name_search == name.strip().lower()[:MAX_NAME], Patient.birth_date == birth_date)
+        .order_by(Patient.id))).all())
+    if rows:
+        await record(db, ctx, "patient.list_view", patient_ids=[row.id for row in rows],
+                     detail="same name and birth date")
+    return rows
+
+
 async def create_patient_with_code(db: AsyncSession, settings: Settings, ctx: AuditContext,
                                    form: dict[str, str]) -> tuple[Patient, str]:
     """A new patient, their account and a one-time code for it (shown once)."""

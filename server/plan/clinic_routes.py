@@ -20,7 +20,7 @@ from server.pathway.acting import patient_for
 from server.pathway.models import Patient
 from server.plan import forms, service
 from server.plan.models import ActionPlan
-from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
+from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 BASE = "/clinic/patients/{patient_id:int}/plan"
@@ -91,8 +91,9 @@ async def show(request: Request, patient_id: int, db: AsyncSession) -> Response:
 @post(BASE + "/start", opt=policy(CLINICIAN))
 async def start(request: Request, patient_id: int, db: AsyncSession) -> Response:
     await _load(request, db, patient_id)
-    await service.start_plan(db, audit_ctx(request), patient_id, lambda m: gettext(request, m))
-    flash(request, N_("The plan is started. The patient's wishes for the meeting are filled in as goals."))
+    await service.start_plan(db, audit_ctx(request), patient_id)
+    flash(request, N_("The plan is started. Write the goals with the patient: what they said matters most is "
+                      "shown beside the goals."))
     return redirect(request, _home(patient_id))
 
 

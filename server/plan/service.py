@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,6 @@ from server.meetings.wishes import TOPICS
 from server.notify import reminders
 from server.notify.service import notify
 from server.pathway.service import load_patient
-from server.plan.forms import MAX_GOALS, new_uid
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
 
 MSG_PUBLISHED = N_("Your action plan has a new version: version %(number)s.")
@@ -73,27 +72,27 @@ def find_measure(document: dict | None, uid: str) -> dict | None:
 
 # --- Starting the plan ----------------------------------------------------------------------
 
-def seed_goals(answers: dict | None, translate: Callable[[str], str]) -> list[dict[str, str]]:
-    """One goal per topic the patient suggested for SHM 1 (in the clinician's language), then their own words."""
+def wished_topics(answers: dict | None) -> dict[str, Any]:
+    """What the patient said matters most for SHM 1: the topics they ticked (msgids) and their own words.
+    Shown beside the goal fields; never copied into goals as bare topic words."""
     topics = decode_answers(answers).topics or Topics()
-    goals = [{"uid": new_uid("g"), "text": translate(TOPICS[key])} for key in topics.suggested if key in TOPICS]
-    text = topics.text.strip()
-    if text:
-        goals.append({"uid": new_uid("g"), "text": text})
-    return goals[:MAX_GOALS]
+    return {"suggested": [TOPICS[key] for key in topics.suggested if key in TOPICS], "text": topics.text.strip()}
 
 
-async def start_plan(db: AsyncSession, ctx: AuditContext, patient_id: int,
-                     translate: Callable[[str], str]) -> ActionPlan:
-    """Create the plan with a draft seeded from the submitted SHM 1 wishes; an existing plan is kept."""
+async def _submitted_wishes(db: AsyncSession, patient_id: int) -> dict | None:
+    wishes = await db.scalar(select(MeetingWishes).where(MeetingWishes.patient_id == patient_id,
+                                                         MeetingWishes.meeting_number == 1))
+    return wishes.submitted_answers if wishes is not None else None
+
+
+async def start_plan(db: AsyncSession, ctx: AuditContext, patient_id: int) -> ActionPlan:
+    """Create the plan with an empty draft (the goals are written with the patient, beside their topics);
+    an existing plan is kept."""
     await load_patient(db, patient_id, lock=True)  # PostgreSQL: two clicks cannot both create it
     plan = await load_plan(db, patient_id)
     if plan is not None:
         return plan
-    wishes = await db.scalar(select(MeetingWishes).where(MeetingWishes.patient_id == patient_id,
-                                                         MeetingWishes.meeting_number == 1))
-    goals = seed_goals(wishes.submitted_answers if wishes is not None else None, translate)
-    plan = ActionPlan(patient_id=patient_id, draft={"goals": goals, "measures": []}, draft_version=1,
+    plan = ActionPlan(patient_id=patient_id, draft={"goals": [], "measures": []}, draft_version=1,
                       draft_updated_at=utcnow(), draft_updated_by=ctx.account_id, versions=[])
     db.add(plan)
     await db.flush()
@@ -272,6 +271,7 @@ async def workspace(db: AsyncSession, ctx: AuditContext, plan: ActionPlan) -> di
     updates = await progress_updates(db, plan.id)
     names = await account_names(db, {plan.draft_updated_by} | {v.published_by for v in plan.versions}
                                 | {u.by_account_id for u in updates})
+    topics = wished_topics(await _submitted_wishes(db, plan.patient_id))
     await record(db, ctx, "plan.viewed", patient_ids=[plan.patient_id], detail=f"plan {plan.id}")
     return {"updates": updates, "unread": sum(1 for u in updates if u.read_at is None), "names": names,
-            "titles": measure_titles(plan)}
+            "titles": measure_titles(plan), "wished_topics": topics}

@@ -67,8 +67,14 @@ def test_action_plan_story(browser, phone, live_server):
     expect(c.get_by_role("heading", name="No action plan yet")).to_be_visible()
     clinic.check_a11y()
     c.get_by_role("button", name="Start the plan").click()
-    # Goals are seeded from what matters most to the patient.
-    expect(c.get_by_label("Goal 2")).to_have_value("Kunne jobbe litt igjen")
+    # Issue 8: no bare topic words as goals; what matters most to the patient is shown beside the goals.
+    expect(c.get_by_label("Goal 1 (optional)")).to_have_value("")
+    topics = c.get_by_role("complementary", name="What matters most to the patient")
+    expect(topics).to_contain_text("Sleep")
+    expect(topics).to_contain_text("Kunne jobbe litt igjen")
+    c.get_by_label("Goal 1 (optional)").fill("Kunne jobbe litt igjen")
+    c.get_by_role("button", name="Save the goals").click()
+    expect(c.get_by_text("The goals are saved.")).to_be_visible()
     clinic.check_a11y()
     # A measure with an empty title is refused and what was typed is kept.
     c.get_by_role("link", name="Add a measure").click()

@@ -14,7 +14,7 @@ from server.notify.models import Notification
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
 from tests import factories
 from tests.conftest import post_form
-from tests.helpers import audit_count
+from tests.helpers import audit_count, html
 
 MEASURE = {"title": "Physiotherapy once a week", "description": "At the municipal physiotherapist",
            "responsible": "gp", "participant": "", "goal": "", "start": "2027-01-10", "due": "2027-04-10",
@@ -77,7 +77,7 @@ async def _started_with_measure(client, world, db):
 
 # --- Workspace and start ------------------------------------------------------------------
 
-async def test_empty_state_then_start_seeds_goals_from_the_wishes(client, world, db):
+async def test_empty_state_then_start_shows_the_topics_beside_empty_goal_fields(client, world, db):
     patient, _, _ = await _setup(world, db, {"topics": {"suggested": ["work", "sleep"], "text": "Walk the dog again"}})
     page = await client.get(_home(patient.id))
     assert page.status_code == 200 and "No action plan yet" in page.text and "Start the plan" in page.text
@@ -86,8 +86,12 @@ async def test_empty_state_then_start_seeds_goals_from_the_wishes(client, world,
     assert _redirected(response, _home(patient.id))
     page = await client.get(_home(patient.id))
     assert "Start the plan" not in page.text and "Add a measure" in page.text
-    for text in ("Work", "Sleep", "Walk the dog again"):
-        assert f'value="{text}"' in page.text
+    doc = html(page.text)
+    # issue 8: no bare topic words as goals; the patient's topics are shown beside the goal fields
+    assert [doc.by_id(f"g{i}").attrs["value"] for i in range(3)] == ["", "", ""]
+    topics = doc.find("aside", data_wished_topics=True)
+    assert [li.text for li in topics.find_all("li")] == ["Work", "Sleep"] and "Walk the dog again" in topics.text
+    assert (await _stored(db, patient.id)).draft["goals"] == []
     assert "Not published yet" in page.text
     assert await audit_count(db, "plan.started", patient.id) == 1
 
@@ -102,6 +106,9 @@ async def test_goals_are_edited_and_empty_rows_removed(client, world, db):
     patient, _, _ = await _setup(world, db, {"topics": {"suggested": ["work", "sleep"], "text": ""}})
     await _start(client, patient.id)
     page = (await client.get(_home(patient.id))).text
+    first = {"draft_version": _version(page), "g0": "Work", "g1": "Sleep"}
+    await post_form(client, f"{_home(patient.id)}/goals", first, token_from=_home(patient.id))
+    page = (await client.get(_home(patient.id))).text
     uids = re.findall(r'name="g\d_uid" value="(g-[0-9a-f]+)"', page)
     form = {"draft_version": _version(page), "g0_uid": uids[0], "g0": "Back at work 50 %", "g1_uid": uids[1], "g1": "",
             "g2": "Sleep through the night"}
@@ -109,9 +116,9 @@ async def test_goals_are_edited_and_empty_rows_removed(client, world, db):
     assert _redirected(response, _home(patient.id))
     plan = await _stored(db, patient.id)
     assert [g["text"] for g in plan.draft["goals"]] == ["Back at work 50 %", "Sleep through the night"]
-    assert plan.draft["goals"][0]["uid"] == uids[0] and plan.draft_version == 2
+    assert plan.draft["goals"][0]["uid"] == uids[0] and plan.draft_version == 3
 
-    too_long = form | {"draft_version": "2", "g2": "x" * 301}
+    too_long = form | {"draft_version": "3", "g2": "x" * 301}
     response = await post_form(client, f"{_home(patient.id)}/goals", too_long, token_from=_home(patient.id))
     assert response.status_code == 422 and "at most 300 characters" in response.text
     assert "x" * 301 in response.text and response.text.count("<title>Error:") == 1

@@ -13,7 +13,7 @@ from server.db import utcnow
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
 from tests import factories
 from tests.conftest import csrf_token, post_form
-from tests.helpers import audit_count, count
+from tests.helpers import audit_count, count, html
 
 GOALS = [{"uid": "g-sleep", "text": "Sove gjennom natten"}, {"uid": "g-work", "text": "Jobbe 50 prosent"}]
 
@@ -327,3 +327,22 @@ async def test_a_rejected_status_keeps_the_note_the_patient_typed(client, world,
     assert response.status_code == 422
     assert ">Mitt notat</textarea>" in _card(response.text, "m-walk")
     assert await _updates(db, plan.id, "m-walk") == []
+
+
+async def test_the_clinicians_note_on_the_latest_version_is_on_the_plan_page(client, world, db):
+    """Issue 8: the note was only in the history."""
+    patient, account = await world.patient("Kari Nordmann", stage=8)
+    await _publish(db, patient.id, V1, V2, notes=("Første versjon", "Svømming er lagt til, søvnmålet er endret"))
+    await world.login_as(account)
+    doc = html((await client.get("/plan")).text)
+    note = doc.find(None, data_change_note=True)
+    assert note is not None
+    assert note.text == "The clinic's note on this version: Svømming er lagt til, søvnmålet er endret"
+    assert "Første versjon" not in doc.text  # an older version's note stays in the history
+
+
+async def test_no_note_no_box(client, world, db):
+    patient, account = await world.patient("Kari Nordmann", stage=7)
+    await _publish(db, patient.id, V1)
+    await world.login_as(account)
+    assert html((await client.get("/plan")).text).find(None, data_change_note=True) is None

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext
 from server.db import utcnow
-from server.i18n import translations
 from server.notify.models import Notification
 from server.plan import forms, service
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
@@ -28,7 +27,7 @@ async def _plan(db, world, *measures: dict) -> tuple[ActionPlan, AuditContext, A
     patient, _ = await world.patient("Kari Nordmann")
     lise, ola = await world.staff(name="Lege Lise"), await world.staff(name="Lege Ola")
     ctx_lise, ctx_ola = AuditContext(lise.id, "clinician"), AuditContext(ola.id, "clinician")
-    plan = await service.start_plan(db, ctx_lise, patient.id, str)
+    plan = await service.start_plan(db, ctx_lise, patient.id)
     if measures:
         assert await service.save_draft(db, ctx_lise, plan, plan.draft_version,
                                         {"goals": [], "measures": list(measures)}, None)
@@ -146,29 +145,27 @@ async def test_the_shm2_version_needs_an_evaluation_of_every_measure():
         {"change_note": "Write what changed since the last version."}
 
 
-# --- Seeding goals from the wishes --------------------------------------------------------
+# --- Starting the plan: the patient's topics beside the goals, not as goals -----------------
 
-async def test_goals_are_seeded_from_the_submitted_wishes_in_the_clinicians_language(db, world):
+async def test_starting_the_plan_leaves_the_goals_to_be_written_and_shows_the_sent_topics(db, world):
     patient, _ = await world.patient("Kari Nordmann")
     await factories.wishes(db, patient.id, {"topics": {"suggested": ["sleep"], "text": "Not sent yet"}},
                            submitted_answers={"topics": {"suggested": ["work", "bogus", "mood"],
-                                                         "text": "Å gå tur med hunden"}})
-    nb = translations("nb").gettext
-    plan = await service.start_plan(db, AuditContext(None, "clinician"), patient.id, nb)
+                                                         "text": " Å gå tur med hunden "}})
+    plan = await service.start_plan(db, AuditContext(None, "clinician"), patient.id)
     await db.commit()
-    goals = plan.draft["goals"]
-    assert [g["text"] for g in goals] == [nb("Work"), nb("Mood and mental health"), "Å gå tur med hunden"]
-    assert goals[0]["text"] == "Arbeid"
-    assert all(forms.is_uid("g", g["uid"]) for g in goals) and len({g["uid"] for g in goals}) == 3
-    assert plan.draft["measures"] == []
-    again = await service.start_plan(db, AuditContext(None, "clinician"), patient.id, nb)
+    assert plan.draft == {"goals": [], "measures": []}
+    context = await service.workspace(db, AuditContext(None, "clinician"), plan)
+    await db.commit()
+    assert context["wished_topics"] == {"suggested": ["Work", "Mood and mental health"], "text": "Å gå tur med hunden"}
+    again = await service.start_plan(db, AuditContext(None, "clinician"), patient.id)
     await db.commit()
     assert again.id == plan.id  # starting twice keeps the plan
 
 
-def test_no_wishes_no_goals():
-    assert service.seed_goals(None, str) == []
-    assert service.seed_goals({"topics": {"suggested": [], "text": "  "}}, str) == []
+def test_no_wishes_no_topics():
+    assert service.wished_topics(None) == {"suggested": [], "text": ""}
+    assert service.wished_topics({"topics": {"suggested": [], "text": "  "}}) == {"suggested": [], "text": ""}
 
 
 # --- Status merge ------------------------------------------------------------------------------

@@ -135,7 +135,24 @@
     });
   }
 
+  // A question that does not apply after a given answer: data-hidden-when="name=value" hides it while
+  // that radio button is chosen (the server ignores it then; without JavaScript it stays visible).
+  function setupHiddenWhen(element) {
+    if (element.dataset.hiddenWhenReady) return;
+    element.dataset.hiddenWhenReady = "1";
+    var rule = element.getAttribute("data-hidden-when").split("=");
+    var form = element.closest("form");
+    if (!form) return;
+    function update() {
+      var chosen = form.querySelector('input[name="' + rule[0] + '"]:checked');
+      element.hidden = !!chosen && chosen.value === rule[1];
+    }
+    form.addEventListener("change", update);
+    update();
+  }
+
   function enhance(root) {
+    root.querySelectorAll("[data-hidden-when]").forEach(setupHiddenWhen);
     root.querySelectorAll("[data-passkey]").forEach(setupPasskey);
     root.querySelectorAll("[data-copy]").forEach(setupCopy);
     var summary = root.querySelector("[data-error-summary]");
