@@ -85,8 +85,9 @@ async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: 
             # PostgreSQL returns the ids in the rows' order when asked; SQLite (one writer, rowids counted up in
             # insertion order within the statement) is much faster unasked, and its ids sorted are that order.
             in_order = db.bind.dialect.name == "postgresql"
+            notes = Notification.__table__  # Core: no ORM bookkeeping per row
             ids = (await db.scalars(
-                insert(Notification).returning(Notification.id, sort_by_parameter_order=in_order),
+                insert(notes).returning(notes.c.id, sort_by_parameter_order=in_order),
                 [dict(patient_id=row.patient_id, message=row.message, params=row.params, link=row.link,
                       created_at=created, private=False) for row in to_file])).all()
             ids = ids if in_order else sorted(ids)
