@@ -178,7 +178,7 @@ async def main() -> None:
         print(f"  crypto ceiling   {ceiling:,.0f} msg/s (encryption + VAPID header as the worker does them, only; "
               f"timed between the rounds: {counted} messages)")
         print(f"  CPU per message  {cpu / sent * 1e6:.0f} µs in the worker process, {crypto_cpu * 1e6:.0f} µs of it "
-              f"the crypto = {crypto_cpu / (cpu / sent):.0%} (the ratio on an idle machine)")
+              f"the crypto = {crypto_cpu / (cpu / sent):.0%} (≈ the ratio when the worker has a core to itself)")
         print(f"  ratio            {rate / ceiling:.0%} of the ceiling   (goal >= 50 %)")
         print(f"  VAPID signatures {pusher.signatures} for {sent} messages (one per push service per "
               f"{push.SIGN_EVERY // 60} min)")
