@@ -1,8 +1,9 @@
 """A local Web Push service on 127.0.0.1 for tests and the benchmark.
 
-It checks each request's VAPID JWT against the server's public key, decrypts the aes128gcm body with the
-subscription's private key and auth secret (http_ece), and records the plaintext and headers. `answers`
-maps a subscription path to a list of statuses to give (then 201).
+It checks every request's VAPID JWT (the signature against the server's public key, `aud` = this service's
+origin, `exp` ahead and at most 24 h away), decrypts the aes128gcm body with the subscription's private key
+and auth secret (http_ece), and records the plaintext and headers. `answers` maps a subscription path to a
+list of statuses to give (then 201).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 
 import http_ece
@@ -91,11 +93,11 @@ class PushService:
         auth = request.headers.get("authorization", "")
         _, _, params = auth.partition(" ")
         parts = dict(item.split("=", 1) for item in params.split(",") if "=" in item)
-        if parts.get("k") != self.server_public_key or not Vapid02.verify(auth):
+        claims = self.valid_claims(auth, parts, f"http://{request.host}")
+        if claims is None:
             with self.lock:
                 self.refused.append(path)
             return web.Response(status=401)
-        claims = json.loads(unb64(parts["t"].split(".")[1]))
         plaintext = b""
         if self.decrypt:
             device = self.devices[path]
@@ -103,6 +105,21 @@ class PushService:
         with self.lock:
             self.received.append(Received(path, {k.lower(): v for k, v in request.headers.items()}, claims, plaintext))
         return web.Response(status=201)
+
+    def valid_claims(self, auth: str, parts: dict, origin: str) -> dict | None:
+        """RFC 8292: our key, a valid ES256 signature, aud = this service's origin, exp ahead and ≤ 24 h away."""
+        if not auth.startswith("vapid ") or parts.get("k") != self.server_public_key or "t" not in parts:
+            return None
+        try:
+            if not Vapid02.verify(auth):
+                return None
+            claims = json.loads(unb64(parts["t"].split(".")[1]))
+        except (ValueError, AssertionError):
+            return None
+        now = time.time()
+        if claims.get("aud") != origin or not now < claims.get("exp", 0) <= now + 24 * 3600:
+            return None
+        return claims
 
     def start(self) -> "PushService":
         ready = threading.Event()

@@ -23,6 +23,8 @@ class Account(Base):
     webauthn_user_id: Mapped[bytes] = mapped_column(LargeBinary(64), unique=True)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language the person last chose (nb/en): push texts are written in it. None: the default (bokmål).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     credentials: Mapped[list["Credential"]] = relationship(back_populates="account", cascade="all, delete-orphan")
 

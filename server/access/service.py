@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes, sessions
@@ -50,6 +50,11 @@ async def sign_in(db: AsyncSession, request_id: str, account: Account, credentia
     await record(db, AuditContext(account.id, account.role, request_id), "auth.login",
                  patient_ids=[account.patient_id], detail=attribution(credential) if credential else "")
     return session, token
+
+
+async def remember_language(db: AsyncSession, account_id: int, language: str) -> None:
+    """The language the person chose (the language switch, or its cookie at sign-in): push texts use it."""
+    await db.execute(update(Account).where(Account.id == account_id).values(language=language))
 
 
 async def sign_out(db: AsyncSession, ctx: AuditContext, session: UserSession | None,

@@ -7,6 +7,7 @@ a lease: if its worker dies, the row is due again when the lease ends (a resend 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -50,9 +51,29 @@ async def remove_for_patient(db: AsyncSession, patient_id: int) -> int:
                                                     Reminder.status == "pending"))).rowcount or 0
 
 
+@dataclass(slots=True)
+class Due:
+    """A claimed outbox row as the worker needs it (plain values, no ORM identity to keep up to date)."""
+
+    id: int
+    recipient_id: int
+    patient_id: int | None
+    kind: str
+    subject: str
+    urgent: bool
+    message: str
+    params: dict
+    link: str
+    attempts: int
+    notification_id: int | None
+
+
+DUE_COLUMNS = tuple(getattr(Reminder, name) for name in Due.__slots__)
+
+
 async def claim(db: AsyncSession, worker: str, limit: int = 100, lease: timedelta = LEASE,
-                now: datetime | None = None) -> list[Reminder]:
-    """Take up to `limit` due rows for this worker; the caller commits at once."""
+                now: datetime | None = None) -> list[Due]:
+    """Take up to `limit` due rows for this worker in one statement; the caller commits at once."""
     now = now or utcnow()
     due = (select(Reminder.id)
            .where(Reminder.status == "pending", Reminder.due_at <= now,
@@ -60,14 +81,11 @@ async def claim(db: AsyncSession, worker: str, limit: int = 100, lease: timedelt
            .order_by(Reminder.due_at, Reminder.id).limit(limit))
     if db.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list((await db.scalars(
+    rows = (await db.execute(
         update(Reminder).where(Reminder.id.in_(due.scalar_subquery()))
         .values(lease_until=now + lease, claimed_by=worker, attempts=Reminder.attempts + 1)
-        .returning(Reminder.id))).all())
-    if not ids:
-        return []
-    return list((await db.scalars(select(Reminder).where(Reminder.id.in_(ids))
-                                  .execution_options(populate_existing=True))).all())
+        .returning(*DUE_COLUMNS).execution_options(synchronize_session=False))).all()
+    return sorted((Due(*row) for row in rows), key=lambda row: row.id)
 
 
 async def mark_sent(db: AsyncSession, reminder_id: int, worker: str, now: datetime | None = None) -> bool:
@@ -89,7 +107,7 @@ async def mark_all_sent(db: AsyncSession, reminder_ids: list[int], worker: str, 
     return result.rowcount or 0
 
 
-async def retry_later(db: AsyncSession, reminder: Reminder, worker: str, error: str,
+async def retry_later(db: AsyncSession, reminder: Due, worker: str, error: str,
                       now: datetime | None = None) -> str:
     """Back off after 429/5xx/timeouts; after MAX_ATTEMPTS give up and keep the reason."""
     now = now or utcnow()
@@ -103,10 +121,11 @@ async def retry_later(db: AsyncSession, reminder: Reminder, worker: str, error: 
     return values.get("status", "pending")
 
 
-async def defer(db: AsyncSession, reminder: Reminder, worker: str, until: datetime) -> None:
+async def defer(db: AsyncSession, reminder_ids: list[int], worker: str, until: datetime) -> None:
     """Quiet hours: wait until they end; the attempt does not count."""
-    await db.execute(update(Reminder).where(Reminder.id == reminder.id, Reminder.claimed_by == worker)
-                     .values(lease_until=until, attempts=Reminder.attempts - 1))
+    await db.execute(update(Reminder).where(Reminder.id.in_(reminder_ids), Reminder.claimed_by == worker)
+                     .values(lease_until=until, attempts=Reminder.attempts - 1)
+                     .execution_options(synchronize_session=False))
 
 
 def _clock(value: str) -> time:

@@ -1,8 +1,12 @@
-"""Sending one Web Push message (pywebpush over a shared aiohttp session) and reading the answer.
+"""Sending Web Push messages: VAPID (RFC 8292), aes128gcm (RFC 8291) and one shared aiohttp session.
 
-Every call carries an explicit timeout and TTL (pywebpush's defaults are none and 0), Urgency, and a
-Topic per reminder so that a resend replaces the earlier message on the phone. pywebpush writes
-`aud`/`exp` into the claims dict it is given: each call gets a fresh one.
+A `Pusher` belongs to one worker. Per message it encrypts the payload for the device (a fresh ephemeral key:
+ECDH + HKDF + AES-GCM, as pywebpush's `WebPusher.encode` does) and POSTs it with an explicit timeout and TTL
+(pywebpush's defaults are none and 0), `Urgency`, and a `Topic` per reminder so that a resend replaces
+the earlier message on the phone. The VAPID `Authorization` header is signed per push-service origin
+(`aud`) from a fresh claims dict and reused for `SIGN_EVERY`; its JWT expires `VAPID_VALID_FOR` after
+signing (RFC 8292 allows at most 24 h), far beyond the reuse, so every header sent is a valid JWT.
+Signing a JWT per message cost as much as the encryption (see bench/push.py).
 """
 
 from __future__ import annotations
@@ -11,15 +15,22 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
-from pywebpush import WebPushException, webpush_async
+import http_ece
+import yarl
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from server.i18n import N_
 
 TTL_SECONDS = 24 * 3600
 TIMEOUT_SECONDS = 10.0
+SIGN_EVERY = 10 * 60  # seconds a signed VAPID header is reused for one push service
+VAPID_VALID_FOR = 12 * 3600  # the JWT's exp, counted from signing (≤ 24 h)
 DISCREET_TITLE = "Samhandling"
 DISCREET_BODY = N_("You have a new message in Samhandling")
 
@@ -41,25 +52,88 @@ def payload(title: str, body: str, url: str, tag: str) -> bytes:
     return json.dumps({"title": title, "body": body, "url": url, "tag": tag}, ensure_ascii=False).encode()
 
 
-def subscription_info(endpoint: str, p256dh: str, auth: str) -> dict:
-    return {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-async def send(http: aiohttp.ClientSession, vapid, subject: str, info: dict, data: bytes, *, topic: str,
-               urgent: bool = False, ttl: int = TTL_SECONDS, timeout: float = TIMEOUT_SECONDS) -> Outcome:
-    claims = {"sub": subject}  # fresh per call: pywebpush adds aud and exp to it
-    headers = {"Urgency": "high" if urgent else "normal", "Topic": topic}
-    try:
-        response = await webpush_async(info, data=data, vapid_private_key=vapid, vapid_claims=claims, ttl=ttl,
-                                       timeout=aiohttp.ClientTimeout(total=timeout), headers=headers,
-                                       aiohttp_session=http)
-        return Outcome("ok", response.status)
-    except WebPushException as error:
-        status = error.status_code
-        if status in (404, 410):
-            return Outcome("gone", status)
-        if status == 429 or (status is not None and status >= 500):
-            return Outcome("retry", status, f"HTTP {status}")
-        return Outcome("error", status, f"HTTP {status}")
-    except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as error:
-        return Outcome("retry", None, type(error).__name__)
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A push subscription as the sender needs it: where to POST and the device's keys (raw bytes)."""
+
+    id: int
+    endpoint: str
+    p256dh: bytes  # the browser's P-256 public key (uncompressed point)
+    auth: bytes  # its 16-byte auth secret
+    url: yarl.URL
+
+    @classmethod
+    def of(cls, id_: int, endpoint: str, p256dh: str, auth: str) -> "Device":
+        """From the stored subscription (base64url keys, as PushSubscription.toJSON() gives them)."""
+        return cls(id_, endpoint, unb64(p256dh), unb64(auth), yarl.URL(endpoint))
+
+
+def origin_of(endpoint: str) -> str:
+    """The VAPID `aud`: scheme, host and port of the push service."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def encrypt(device: Device, data: bytes) -> bytes:
+    """The aes128gcm body (RFC 8291) for one device: a fresh ephemeral P-256 key, ECDH with the device's key,
+    HKDF with its auth secret and a random salt, AES-128-GCM. This is pywebpush's `WebPusher.encode` (same
+    http_ece call) without its per-call deep copy and base64 decoding of the subscription."""
+    return http_ece.encrypt(data, salt=None, private_key=ec.generate_private_key(ec.SECP256R1()),
+                            dh=device.p256dh, auth_secret=device.auth, version="aes128gcm")
+
+
+def outcome_of(status: int) -> Outcome:
+    if 200 <= status <= 202:
+        return Outcome("ok", status)
+    if status in (404, 410):
+        return Outcome("gone", status)
+    if status == 429 or status >= 500:
+        return Outcome("retry", status, f"HTTP {status}")
+    return Outcome("error", status, f"HTTP {status}")
+
+
+class Pusher:
+    """One worker's sender: the aiohttp session (connection reuse), the VAPID key and its signed headers."""
+
+    def __init__(self, http: aiohttp.ClientSession, vapid, subject: str, *, ttl: int = TTL_SECONDS,
+                 timeout: float = TIMEOUT_SECONDS, sign_every: float = SIGN_EVERY,
+                 valid_for: int = VAPID_VALID_FOR, clock: Callable[[], float] = time.time) -> None:
+        if not 0 < sign_every < valid_for <= 24 * 3600:
+            raise ValueError("a VAPID header must be reused for less time than it is valid (at most 24 h)")
+        self.http, self.vapid, self.subject = http, vapid, subject
+        self.ttl, self.timeout = str(ttl), aiohttp.ClientTimeout(total=timeout)
+        self.sign_every, self.valid_for, self.clock = sign_every, valid_for, clock
+        self.signed: dict[str, tuple[float, str]] = {}  # origin -> (signed at, Authorization header)
+        self.signatures = 0
+
+    def authorization(self, endpoint: str) -> str:
+        """The VAPID header for this endpoint's push service, signed again once it is SIGN_EVERY old."""
+        aud = origin_of(endpoint)
+        now = self.clock()
+        cached = self.signed.get(aud)
+        if cached and now - cached[0] < self.sign_every:
+            return cached[1]
+        claims = {"sub": self.subject, "aud": aud, "exp": int(now) + self.valid_for}  # a fresh dict every time
+        header = self.vapid.sign(claims)["Authorization"]
+        self.signed[aud] = (now, header)
+        self.signatures += 1
+        return header
+
+    async def send(self, device: Device, data: bytes, *, topic: str, urgent: bool = False) -> Outcome:
+        headers = {"Authorization": self.authorization(device.endpoint), "TTL": self.ttl,
+                   "Urgency": "high" if urgent else "normal", "Topic": topic,
+                   "Content-Encoding": "aes128gcm", "Content-Type": "application/octet-stream"}
+        body = encrypt(device, data)
+        try:
+            async with self.http.post(device.url, data=body, headers=headers, timeout=self.timeout) as response:
+                await response.read()  # small; lets the connection be reused
+                status = response.status
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as error:
+            return Outcome("retry", None, type(error).__name__)
+        if status in (401, 403):  # the push service refused our VAPID header: sign a new one next time
+            self.signed.pop(origin_of(device.endpoint), None)
+        return outcome_of(status)

@@ -105,5 +105,17 @@ async def plan_published(db: AsyncSession, *, patient_id: int, plan_id: int, num
                 await _each(db, patient_id, kind=kind, subject=subject, due_at=at, message=text, link="/plan")
 
 
+MEASURE_KINDS = ("measure_soon", "measure_overdue")
+SETTLED = ("done", "ended")  # a measure marked done or stopped needs no more reminding
+
+
+async def measure_status_changed(db: AsyncSession, *, plan_id: int, uid: str, status: str | None) -> None:
+    """The patient (or a relative acting for them) set a measure's status: once it is done or stopped, its
+    pending "due in 3 days" and "overdue" reminders are withdrawn. (Set back to open, the next published
+    version of the plan plans them again.)"""
+    if status in SETTLED:
+        await outbox.remove_pending(db, f"measure:{plan_id}:{uid}", MEASURE_KINDS)
+
+
 async def left_pathway(db: AsyncSession, *, patient_id: int) -> None:
     await outbox.remove_for_patient(db, patient_id)

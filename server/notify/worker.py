@@ -10,17 +10,18 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.access.models import Account
 from server.db import utcnow
-from server.i18n import DEFAULT_LOCALE, translations
+from server.i18n import DEFAULT_LOCALE, pick_locale, translations
 from server.notify import outbox, push
 from server.notify.models import Notification, PushPreferences, PushSubscription, Reminder
 from server.notify.service import notification_text
@@ -28,6 +29,8 @@ from server.notify.service import notification_text
 log = logging.getLogger(__name__)
 POLL_EVERY = timedelta(seconds=5)
 LEASE_MARGIN = timedelta(seconds=1)  # stop sending a claimed row this long before its lease ends
+BATCH = 200  # rows claimed per round (the most a killed worker can hold)
+CONCURRENCY = 64  # HTTP requests in flight per worker
 Send = Callable[..., Awaitable[push.Outcome]]
 
 
@@ -46,7 +49,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def message_text(reminder: Reminder, detailed: bool, lang: str = DEFAULT_LOCALE) -> tuple[str, str]:
+def message_text(reminder, detailed: bool, lang: str = DEFAULT_LOCALE) -> tuple[str, str]:
     """(title, body). Discreet text names no clinic, no health matter and no person."""
     catalog = translations(lang)
     if not detailed:
@@ -54,86 +57,123 @@ def message_text(reminder: Reminder, detailed: bool, lang: str = DEFAULT_LOCALE)
     return push.DISCREET_TITLE, notification_text(reminder.message, reminder.params, lang, catalog.gettext)
 
 
-async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: int, lease: timedelta, now):
-    """Claim rows, file each in the patient's inbox once, and load devices and preferences."""
+@dataclass
+class Claimed:
+    rows: list[outbox.Due]
+    subscriptions: dict[int, list[push.Device]]  # account -> its devices
+    prefs: dict[int, tuple[str, str, bool]]  # account -> (quiet start, quiet end, detailed)
+    languages: dict[int, str]  # account -> its language
+
+
+async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: int, lease: timedelta,
+                          now: datetime) -> Claimed:
+    """Claim rows, file each in the patient's inbox once (one INSERT for the batch), and load the recipients'
+    devices, preferences and languages: a handful of statements per batch, none per message."""
     async with sessionmaker() as db:
         rows = await outbox.claim(db, worker, limit, lease, now)
         if not rows:
             await db.commit()
-            return [], {}, {}
+            return Claimed([], {}, {}, {})
         recipients = {row.recipient_id for row in rows}
-        own_patient = dict((await db.execute(select(Account.id, Account.patient_id)
-                                             .where(Account.id.in_(recipients)))).all())
-        for row in rows:
-            # The inbox is the patient's: a reminder to their own account lands there (once, even if resent).
-            if row.notification_id is None and row.patient_id and own_patient.get(row.recipient_id) == row.patient_id:
-                note = Notification(patient_id=row.patient_id, message=row.message, params=row.params, link=row.link)
-                db.add(note)
-                await db.flush()
-                row.notification_id = note.id
-        subscriptions: dict[int, list[PushSubscription]] = {}
-        for sub in (await db.scalars(select(PushSubscription)
-                                     .where(PushSubscription.account_id.in_(recipients)))).all():
-            subscriptions.setdefault(sub.account_id, []).append(sub)
-        prefs = {p.account_id: p for p in (await db.scalars(
-            select(PushPreferences).where(PushPreferences.account_id.in_(recipients)))).all()}
+        accounts = {id_: (patient_id, language) for id_, patient_id, language in (await db.execute(
+            select(Account.id, Account.patient_id, Account.language).where(Account.id.in_(recipients)))).all()}
+        # The inbox is the patient's: a reminder to their own account lands there (once, even if resent).
+        to_file = [row for row in rows if row.notification_id is None and row.patient_id
+                   and accounts.get(row.recipient_id, (None, None))[0] == row.patient_id]
+        if to_file:
+            created = utcnow()
+            # PostgreSQL returns the ids in the rows' order when asked; SQLite (one writer, rowids counted up in
+            # insertion order within the statement) is much faster unasked, and its ids sorted are that order.
+            in_order = db.bind.dialect.name == "postgresql"
+            notes = Notification.__table__  # Core: no ORM bookkeeping per row
+            ids = (await db.scalars(
+                insert(notes).returning(notes.c.id, sort_by_parameter_order=in_order),
+                [dict(patient_id=row.patient_id, message=row.message, params=row.params, link=row.link,
+                      created_at=created, private=False) for row in to_file])).all()
+            ids = ids if in_order else sorted(ids)
+            for row, note_id in zip(to_file, ids, strict=True):
+                row.notification_id = note_id
+            table = Reminder.__table__
+            await db.execute(update(table).where(table.c.id == bindparam("rid"))
+                             .values(notification_id=bindparam("nid")),
+                             [{"rid": row.id, "nid": row.notification_id} for row in to_file])
+        subscriptions: dict[int, list[push.Device]] = {}
+        for sub_id, account_id, endpoint, p256dh, auth in (await db.execute(
+                select(PushSubscription.id, PushSubscription.account_id, PushSubscription.endpoint,
+                       PushSubscription.p256dh, PushSubscription.auth)
+                .where(PushSubscription.account_id.in_(recipients)).order_by(PushSubscription.id))).all():
+            subscriptions.setdefault(account_id, []).append(push.Device.of(sub_id, endpoint, p256dh, auth))
+        prefs = {account_id: (start, end, detailed) for account_id, start, end, detailed in (await db.execute(
+            select(PushPreferences.account_id, PushPreferences.quiet_start, PushPreferences.quiet_end,
+                   PushPreferences.detailed).where(PushPreferences.account_id.in_(recipients)))).all()}
         await db.commit()
-        return rows, subscriptions, prefs
+        languages = {id_: pick_locale(language) for id_, (_, language) in accounts.items()}
+        return Claimed(rows, subscriptions, prefs, languages)
 
 
-async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *, limit: int = 200,
-                    lease: timedelta = outbox.LEASE, concurrency: int = 64, now: datetime | None = None) -> Stats:
-    """One round: returns what happened. `send(info, data, topic=, urgent=)` is push.send bound to a client."""
+async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *, limit: int = BATCH,
+                    lease: timedelta = outbox.LEASE, concurrency: int = CONCURRENCY,
+                    now: datetime | None = None) -> Stats:
+    """One round: returns what happened. `send(device, data, topic=, urgent=)` is Pusher.send (or a stand-in)."""
     stats = Stats()
     now = now or utcnow()
-    rows, subscriptions, prefs = await _claim_and_file(sessionmaker, worker, limit, lease, now)
-    if not rows:
+    claimed = await _claim_and_file(sessionmaker, worker, limit, lease, now)
+    if not claimed.rows:
         return stats
-    gate = asyncio.Semaphore(concurrency)
-    deferred: dict[int, object] = {}
-    results: dict[int, list[tuple[PushSubscription, push.Outcome]]] = {}
-
-    lease_ends = now + lease - LEASE_MARGIN
-    expired: set[int] = set()
-
-    async def deliver(row: Reminder) -> None:
-        pref = prefs.get(row.recipient_id)
+    deferred: dict[datetime, list[int]] = {}
+    texts: dict[str, tuple[str, str]] = {}  # the discreet text is the same for every row in one language
+    jobs: list[tuple[outbox.Due, push.Device, bytes, str]] = []
+    for row in claimed.rows:
+        devices = claimed.subscriptions.get(row.recipient_id)
+        if not devices:
+            continue  # the inbox has it; no device to push to
+        quiet_start, quiet_end, detailed = claimed.prefs.get(row.recipient_id, ("21:00", "08:00", False))
         if not row.urgent:
-            until = outbox.quiet_until(now, pref.quiet_start if pref else "21:00", pref.quiet_end if pref else "08:00")
-            if until is not None and subscriptions.get(row.recipient_id):
-                deferred[row.id] = until
-                return
-        title, body = message_text(row, bool(pref and pref.detailed))
+            until = outbox.quiet_until(now, quiet_start, quiet_end)
+            if until is not None:
+                deferred.setdefault(until, []).append(row.id)
+                continue
+        lang = claimed.languages.get(row.recipient_id, DEFAULT_LOCALE)
+        if detailed:
+            title, body = message_text(row, True, lang)
+        else:
+            title, body = texts.get(lang) or texts.setdefault(lang, message_text(row, False, lang))
         topic = push.topic_for(row.kind, row.subject)
         url = f"/inbox/{row.notification_id}" if row.notification_id else (row.link or "/")
         data = push.payload(title, body, url, topic)
-        outcomes = []
-        for sub in subscriptions.get(row.recipient_id, []):
-            async with gate:
-                if utcnow() >= lease_ends:  # another worker may have it by now: leave it to them
-                    expired.add(row.id)
-                    return
-                outcome = await send(push.subscription_info(sub.endpoint, sub.p256dh, sub.auth), data,
-                                     topic=topic, urgent=row.urgent)
-            outcomes.append((sub, outcome))
-        results[row.id] = outcomes
+        jobs += [(row, device, data, topic) for device in devices]
 
-    await asyncio.gather(*(deliver(row) for row in rows))
-    done: list[int] = []
-    async with sessionmaker() as db:
-        for row in rows:
+    # A fixed number of senders drain the jobs (bounded concurrency, no task per message). A row is not sent
+    # any more shortly before its lease ends: another worker may have it by then.
+    results: dict[int, list[tuple[int, push.Outcome]]] = {}
+    expired: set[int] = set()
+    lease_ends = time.monotonic() + (lease - LEASE_MARGIN - (utcnow() - now)).total_seconds()
+    queue = iter(jobs)
+
+    async def sender() -> None:
+        for row, device, data, topic in queue:
             if row.id in expired:
                 continue
-            if row.id in deferred:
-                await outbox.defer(db, row, worker, deferred[row.id])
-                stats.deferred += 1
+            if time.monotonic() >= lease_ends:
+                expired.add(row.id)
+                continue
+            outcome = await send(device, data, topic=topic, urgent=row.urgent)
+            results.setdefault(row.id, []).append((device.id, outcome))
+
+    await asyncio.gather(*(sender() for _ in range(min(concurrency, len(jobs)))))
+    done: list[int] = []
+    gone: list[int] = []
+    async with sessionmaker() as db:
+        for until, ids in deferred.items():
+            await outbox.defer(db, ids, worker, until)
+            stats.deferred += len(ids)
+        waiting = expired.union(*deferred.values())
+        for row in claimed.rows:
+            if row.id in waiting:
                 continue
             outcomes = results.get(row.id, [])
             stats.pushes += len(outcomes)
-            gone = [sub.id for sub, outcome in outcomes if outcome.kind == "gone"]
-            if gone:
-                await db.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
-                stats.removed_subscriptions += len(gone)
+            gone += [device_id for device_id, outcome in outcomes if outcome.kind == "gone"]
             retry = [outcome for _, outcome in outcomes if outcome.kind == "retry"]
             if retry:
                 state = await outbox.retry_later(db, row, worker, retry[0].detail or "retry", now)
@@ -141,6 +181,9 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
                 stats.retried += state != "failed"
                 continue
             done.append(row.id)
+        if gone:
+            await db.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+            stats.removed_subscriptions += len(gone)
         stats.sent = await outbox.mark_all_sent(db, done, worker, now)
         await db.commit()
     return stats
@@ -157,8 +200,7 @@ async def run_forever(sessionmaker: async_sessionmaker, vapid, subject: str, eve
     worker = worker or worker_name()
     connector = aiohttp.TCPConnector(limit=100)
     async with aiohttp.ClientSession(connector=connector) as http:
-        async def send(info, data, *, topic, urgent):
-            return await push.send(http, vapid, subject, info, data, topic=topic, urgent=urgent)
+        send = push.Pusher(http, vapid, subject).send
 
         busy = False
         while True:

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access import codes, passkeys, ratelimit, service, sessions
 from server.access.forms import EnrollForm, PasskeyNameForm
 from server.access.json_body import BadBody, read_json
+from server.access.middleware import LANG_COOKIE
 from server.access.models import Account, Credential, EnrollmentCode, UserSession
 from server.access.policy import AUTHENTICATED, PUBLIC, policy
 from server.audit.service import AuditContext
 from server.forms import NOT_ALLOWED
-from server.i18n import N_
+from server.i18n import LOCALES, N_
 from server.notify import notices
 from server.web import actor, audit_ctx, client_address, flash, gettext, locale, redirect, render, safe_next
 
@@ -66,6 +67,8 @@ async def _sign_in(request: Request, db: AsyncSession, account: Account, credent
     session, token = await service.sign_in(db, state["request_id"], account, credential,
                                            request.headers.get("user-agent", ""), replacing=state.get("user_session"))
     state["user_session"], state["session_cookie"] = session, token
+    if request.cookies.get(LANG_COOKIE) in LOCALES:  # the language chosen before signing in: push texts use it
+        await service.remember_language(db, account.id, request.cookies[LANG_COOKIE])
 
 
 # --- Login -------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import File, Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access import service
 from server.access.middleware import LANG_COOKIE
 from server.access.policy import PUBLIC, policy
 from server.i18n import LOCALES
@@ -32,10 +34,13 @@ async def index(request: Request) -> Redirect:
 
 @post("/language", opt=policy(PUBLIC))
 async def set_language(
-    request: Request, data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+    request: Request, data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    db: AsyncSession,
 ) -> Response:
     lang = data.get("lang", "")
     response = Redirect(safe_next(data.get("next")), status_code=303)
+    if lang in LOCALES and actor(request).account_id is not None:  # signed in: push texts follow the choice
+        await service.remember_language(db, actor(request).account_id, lang)
     if lang in LOCALES:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/", secure=True,
                             httponly=True, samesite="lax")

@@ -14,6 +14,7 @@ from server.audit.service import AuditContext, record
 from server.dates import stored_date
 from server.forms import Form, choice, text
 from server.i18n import N_
+from server.notify import reminders
 from server.plan.document import Goal, Measure, decode
 from server.plan.forms import OUTCOME_LABELS, STATUS_LABELS  # noqa: F401 - the clinic's labels, re-used here
 from server.plan.models import STATUSES, ActionPlan, MeasureUpdate, PlanVersion
@@ -212,6 +213,7 @@ async def save_update(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, uid
                            status=status, note=note)
     db.add(update)
     await db.flush()
+    await reminders.measure_status_changed(db, plan_id=plan.id, uid=uid, status=status)
     actions = (["plan.measure_status_changed"] if status else []) + (["plan.measure_note_added"] if note else [])
     for action in actions:
         await record(db, ctx, action, patient_ids=[plan.patient_id], detail=f"measure {uid} update {update.id}")

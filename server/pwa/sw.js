@@ -90,7 +90,6 @@ async function openPage(url) {
   }
   return self.clients.openWindow(target.href);
 }
-self.openPage = openPage;
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();

@@ -33,9 +33,7 @@ async def deliver(settings):
     maker = make_sessionmaker(engine)
     key = vapid.load(settings)
     async with aiohttp.ClientSession() as http:
-        async def send(info, data, *, topic, urgent):
-            return await push.send(http, key, settings.vapid_subject, info, data, topic=topic, urgent=urgent,
-                                   timeout=5)
+        send = push.Pusher(http, key, settings.vapid_subject, timeout=5).send
 
         async def round_(now=None):
             return await run_batch(maker, send, "test-worker", now=now)
@@ -236,3 +234,55 @@ async def test_an_expired_lease_is_claimed_again_by_another_worker(world, db):
     assert await outbox.mark_sent(db, again[0].id, "b")
     await db.execute(update(Reminder).values(status="sent"))
     await db.commit()
+
+
+async def test_one_round_files_each_reminder_in_its_own_patients_inbox(world, db, service, deliver):
+    people = [await world.patient(name) for name in ("Kari Nordmann", "Per Hansen", "Liv Berg")]
+    for n, (patient, account) in enumerate(people):
+        await subscribe(db, service, account.id, f"phone{n}")
+        await meeting_reminder(db, account.id, patient.id, subject=f"meeting:{n}")
+
+    stats = await deliver()
+
+    assert stats.sent == 3 and len(service.received) == 3 and not service.refused
+    owner = dict((await db.execute(select(Notification.id, Notification.patient_id))).all())
+    await db.commit()
+    assert len(owner) == 3, "one inbox message per reminder"
+    for n, (patient, _) in enumerate(people):
+        (message,) = [m for m in service.received if m.path == f"/push/phone{n}"]
+        assert owner[int(message.json["url"].removeprefix("/inbox/"))] == patient.id
+
+
+async def test_the_signed_vapid_header_is_reused_per_push_service_and_renewed_in_time(world, db, service, settings):
+    patient, account = await world.patient()
+    device = await subscribe(db, service, account.id)
+    target = push.Device.of(1, service.endpoint(device), device.p256dh, push_b64(device.auth))
+    clock = [utcnow().timestamp()]
+    async with aiohttp.ClientSession() as http:
+        pusher = push.Pusher(http, vapid.load(settings), settings.vapid_subject, timeout=5, clock=lambda: clock[0])
+        for _ in range(3):
+            assert (await pusher.send(target, b'{"title":"x"}', topic="t")).kind == "ok"
+        first = pusher.authorization(target.endpoint)
+        clock[0] += push.SIGN_EVERY + 1
+        assert (await pusher.send(target, b'{"title":"x"}', topic="t")).kind == "ok"
+    assert pusher.signatures == 2 and pusher.authorization(target.endpoint) != first
+    # every request carried a JWT the push service accepted: right aud, exp ahead and within 24 hours
+    assert len(service.received) == 4 and not service.refused
+    for message in service.received:
+        assert message.claims["exp"] - push.VAPID_VALID_FOR <= clock[0] <= message.claims["exp"]
+    with pytest.raises(ValueError):
+        push.Pusher(None, None, "mailto:x@example.no", sign_every=3600, valid_for=25 * 3600)
+
+
+async def test_the_push_service_refuses_an_expired_jwt_and_the_sender_signs_anew(world, db, service, settings):
+    patient, account = await world.patient()
+    device = await subscribe(db, service, account.id)
+    target = push.Device.of(1, service.endpoint(device), device.p256dh, push_b64(device.auth))
+    clock = [utcnow().timestamp() - 3600]  # a header signed an hour ago that was valid for 10 minutes
+    async with aiohttp.ClientSession() as http:
+        pusher = push.Pusher(http, vapid.load(settings), settings.vapid_subject, timeout=5, sign_every=60,
+                             valid_for=600, clock=lambda: clock[0])
+        assert (await pusher.send(target, b"{}", topic="t")) == push.Outcome("error", 401, "HTTP 401")
+        clock[0] = utcnow().timestamp()
+        assert (await pusher.send(target, b"{}", topic="t")).kind == "ok"
+    assert service.refused == [device.path] and len(service.received) == 1 and pusher.signatures == 2

@@ -18,10 +18,10 @@ from server.access.models import Account
 from server.db import utcnow
 from server.notify import vapid
 from server.notify.models import PushSubscription, Reminder
+from server.notify.worker import BATCH  # the most rows one worker holds at a time
 from tests.pushservice import PushService, b64
 
 REMINDERS = 1000
-BATCH = 200  # run_batch's default claim size: the most rows one worker holds at a time
 ROOT = Path(__file__).resolve().parents[2]
 
 
