@@ -1,5 +1,8 @@
 """Every HTML page of the app, enumerated from the router, opened at 360 px by an actor allowed to see it,
-passes axe-core (WCAG 2.0/2.1/2.2 A and AA). A new page is covered without anyone remembering to add it."""
+passes axe-core (WCAG 2.0/2.1/2.2 A and AA and axe's best practices) and the layout checks of tests/e2e/layout.py:
+a header of at most 15 % of the screen with 44 px targets and a marked current page, reflow at 320 px, headings
+that never break a word without a hyphen (320 and 360 px), clinic tables that fit at 1280 and 1024 px.
+A new page is covered without anyone remembering to add it."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from server.i18n import today_oslo
 from server.settings import Settings
 from tests import factories
 from tests.conftest import SECRET
+from tests.e2e.layout import check_page
 from tests.e2e.test_walking_skeleton import login_cookie
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +135,7 @@ def test_every_page_passes_axe(phone, live_server):
         devices[policy_name] = phone()
         login_cookie(devices[policy_name], live_server, ids[role])
     devices[AUTHENTICATED] = devices[PATIENT_SIDE] = devices[PATIENT]
-    checked = []
+    checked, problems, menu_seen = [], [], set()
     for path, policy_name in get_pages():
         if "{credential_id:int}" in path:
             continue  # needs a real passkey: covered by the passkey flows
@@ -143,6 +147,9 @@ def test_every_page_passes_axe(phone, live_server):
         response = device.goto(url)
         assert response.status < 400, f"{policy_name} {url} -> {response.status}"
         checked.append(url)
+        problems += check_page(device.page, wide=policy_name in (CLINICIAN, ADMIN, RESEARCHER),
+                               menu=id(device) not in menu_seen)
+        menu_seen.add(id(device))
     assert len(checked) >= 30, checked
     # The relative's pages: whom they represent, Kari's pages with the banner, and access ended.
     relative = phone()
@@ -151,8 +158,12 @@ def test_every_page_passes_axe(phone, live_server):
     relative.page.get_by_role("button", name="Gå til siden til Kari Nordmann").click()
     relative.page.get_by_text("Du ser Kari Nordmanns side som pårørende.").wait_for()
     relative.check_a11y()
-    for url in ("/plan", "/meeting", "/meeting/wishes"):
-        assert relative.goto(url).status < 400, url
+    problems += check_page(relative.page, wide=False, menu=True)
+    for path, policy_name in get_pages():
+        if policy_name in (PATIENT_SIDE, AUTHENTICATED) and "{" not in path and path != "/plan/compare":
+            assert relative.goto(path).status < 400, path
+            problems += [f"relative {p}" for p in check_page(relative.page, wide=False)]
+    assert not problems, "\n".join(problems)
 
     async def end(db):
         from server.access.models import Delegation
