@@ -132,6 +132,12 @@ class Phone:
         self.check_a11y()
         return response
 
+    def open_menu(self) -> None:
+        """Open the header's "Meny" (account, language, log out and the less used pages live there)."""
+        menu = self.page.locator("details[data-site-menu]")
+        if menu.get_attribute("open") is None:
+            self.page.get_by_text("Meny", exact=True).click()
+
     def check_a11y(self) -> None:
         """axe-core, WCAG 2.0/2.1/2.2 A and AA: any violation fails the test."""
         self.page.wait_for_load_state("load")

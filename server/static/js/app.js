@@ -158,8 +158,9 @@
   // A swap that replaces the control a person was using (a measure's card on /plan, the clinic's
   // stage form) would drop focus to <body>. Remember what had focus before the swap; afterwards, if
   // focus was lost, move it to the status message the new content carries (made focusable with
-  // tabindex=-1), or else back to the control with the same id. An error summary takes focus itself
-  // (enhance above). A whole-page swap (hx-boost) starts at the top as a page load does.
+  // tabindex=-1), or else back to the control with the same id, or else to the new content's heading.
+  // An error summary takes focus itself (enhance above). A whole-page swap (hx-boost) starts at the top
+  // as a page load does.
   var focusBeforeSwap = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
     var active = document.activeElement;
@@ -183,7 +184,13 @@
       return;
     }
     var control = before.id && document.getElementById(before.id);
-    if (control) control.focus();
+    if (control) { control.focus(); return; }
+    // The control is gone (a form replaced by its result): the new content's heading, or the content itself.
+    var landing = scope && (scope.querySelector("h2, h3, h4") || scope);
+    if (landing) {
+      if (!landing.hasAttribute("tabindex")) landing.setAttribute("tabindex", "-1");
+      landing.focus();
+    }
   });
 
   // --- The header's "Menu" -------------------------------------------------------------------
