@@ -65,6 +65,10 @@ def build_world(server):
             video_link="https://video.example.no/m", segments=[("Tilbakemelding fra utredningen", [0])],
             participants=[factories.participant("gp", "Fastlege Berit Bø", contact="bo@legekontor.no",
                                                 invitation=invitation)])
+        # Unread messages: the header's «Meldinger» carries a two-digit count on every page.
+        from server.notify.models import Notification
+        db.add_all([Notification(patient_id=patient.id, message="This is a test notification from Samhandling.",
+                                 params={}, link="/settings/notifications") for _ in range(12)])
         gp = meeting.participants[0]
         ids |= {"meeting": meeting.id, "participant": gp.id, "token": make_token(SECRET, invitation),
                 "uid": await _plan(db, patient.id), **await _relative(db, patient)} | await _research(db, patient.id)
