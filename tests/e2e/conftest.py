@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 PHONE = {"width": 360, "height": 740}
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 def _free_port() -> int:
@@ -108,6 +109,7 @@ class Phone:
         # Injected over CDP before page scripts: not subject to the app's CSP, which stays on.
         self.context.add_init_script(path=str(AXE))
         self.javascript = javascript
+        self.best_practice = False  # also axe's best-practice rules (the every-page test turns this on)
         self.page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.console_errors: list[str] = []
@@ -130,13 +132,19 @@ class Phone:
         self.check_a11y()
         return response
 
+    def open_menu(self) -> None:
+        """Open the header's "Meny" if there is one (signed in: account, language, log out, the less used pages)."""
+        menu = self.page.locator("details[data-site-menu]")
+        if menu.count() and menu.get_attribute("open") is None:
+            menu.locator("> summary").click()  # «Meny» / «Menu»
+
     def check_a11y(self) -> None:
         """axe-core, WCAG 2.0/2.1/2.2 A and AA: any violation fails the test."""
         self.page.wait_for_load_state("load")
         if not self.javascript:
             return self._check_a11y_without_js()
-        result = self.page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
-            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})""")
+        tags = AXE_TAGS + (["best-practice"] if self.best_practice else [])
+        result = self.page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", tags)
         violations = [f"{v['id']}: {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
                       for v in result["violations"]]
         assert not violations, f"axe violations on {self.page.url}:\n" + "\n".join(violations)

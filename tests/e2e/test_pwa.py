@@ -79,6 +79,7 @@ def test_offline_reading_opt_in_shows_the_plan_offline_and_logout_removes_it(pho
     device.context.set_offline(False)
 
     device.goto("/home")
+    device.open_menu()
     device.page.get_by_role("button", name="Logg ut").click()
     device.page.wait_for_url("**/login")
     device.page.wait_for_function("async () => !(await caches.has('samhandling-reading'))", timeout=10_000)

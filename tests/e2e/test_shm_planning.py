@@ -17,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 def to_english(device) -> None:
+    device.open_menu()  # signed in, the language is in the header's menu
     device.page.get_by_role("button", name="English").click()
     expect(device.page.locator("html")).to_have_attribute("lang", "en")
 

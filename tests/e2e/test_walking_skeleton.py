@@ -55,6 +55,7 @@ def test_patient_enrolls_logs_in_and_sees_stage(phone, live_server):
     expect(device.page.get_by_role("heading", name="Hei, Kari Nordmann")).to_be_visible()
     expect(device.page.get_by_role("heading", name="Utredning")).to_be_visible()
     device.check_a11y()
+    device.open_menu()
     device.page.get_by_role("button", name="Logg ut").click()
     expect(device.page.get_by_role("heading", name="Logg inn i Samhandling")).to_be_visible()
     device.page.get_by_role("button", name="Logg inn med passnøkkel").click()
@@ -75,6 +76,7 @@ def test_a_cloned_passkey_sign_count_regression_is_refused_and_audited(phone, li
     device = phone()
     enroll(device, code)
     expect(device.page.get_by_role("heading", name="Hei, Kari Nordmann")).to_be_visible()
+    device.open_menu()
     device.page.get_by_role("button", name="Logg ut").click()
 
     async def pretend_the_counter_was_ahead(db):

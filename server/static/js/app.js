@@ -170,4 +170,63 @@
     var button = event.target.querySelector && event.target.querySelector("button[type=submit]");
     if (button) button.removeAttribute("aria-busy");
   });
+
+  // --- Focus after an htmx swap ---------------------------------------------------------------
+  // A swap that replaces the control a person was using (a measure's card on /plan, the clinic's
+  // stage form) would drop focus to <body>. Remember what had focus before the swap; afterwards, if
+  // focus was lost, move it to the status message the new content carries (made focusable with
+  // tabindex=-1), or else back to the control with the same id, or else to the new content's heading.
+  // An error summary takes focus itself (enhance above). A whole-page swap (hx-boost) starts at the top
+  // as a page load does.
+  var focusBeforeSwap = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    focusBeforeSwap = active && active !== document.body ? { id: active.id, target: event.detail.target } : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var before = focusBeforeSwap;
+    focusBeforeSwap = null;
+    var target = event.detail.target;
+    if (!before || !target || target === document.body || target === document.documentElement) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && active.isConnected) return;  // focus was not lost
+    var scope = (target.isConnected ? target : null) || (target.id && document.getElementById(target.id)) ||
+      (before.id && document.getElementById(before.id)) || null;
+    if (scope && !scope.querySelector) scope = null;
+    var status = scope && (scope.matches("[role=status], [role=alert]") ? scope
+      : scope.querySelector("[role=status], [role=alert]"));
+    if (status && status.textContent.trim()) {
+      if (!status.hasAttribute("tabindex")) status.setAttribute("tabindex", "-1");
+      status.focus();
+      return;
+    }
+    var control = before.id && document.getElementById(before.id);
+    if (control) { control.focus(); return; }
+    // The control is gone (a form replaced by its result): the new content's heading, or the content itself.
+    var landing = scope && (scope.querySelector("h2, h3, h4") || scope);
+    if (landing) {
+      if (!landing.hasAttribute("tabindex")) landing.setAttribute("tabindex", "-1");
+      landing.focus();
+    }
+  });
+
+  // --- The header's "Menu" -------------------------------------------------------------------
+  // A <details> works without this; with it, Escape closes the menu (focus back on "Menu") and the
+  // menu closes when focus moves out of it, so the open panel never hides what has focus.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var menu = document.querySelector("[data-site-menu][open]");
+    if (menu && menu.contains(document.activeElement)) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("focusin", function (event) {
+    var menu = document.querySelector("[data-site-menu][open]");
+    if (menu && !menu.contains(event.target)) menu.open = false;
+  });
+  document.addEventListener("click", function (event) {
+    var menu = document.querySelector("[data-site-menu][open]");
+    if (menu && !menu.contains(event.target)) menu.open = false;
+  });
 })();
