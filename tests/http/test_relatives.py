@@ -200,3 +200,59 @@ async def test_the_clinic_patient_page_lists_relatives_and_reminders_scope_is_qu
     assert "Ola Nordmann" in listing and "Get my reminders" in listing and "Per Ended" not in listing
     assert await delegations.relatives_with_scope(db, patient.id, "reminders") == [relative.id]
     await db.commit()
+
+
+# --- Measure updates by a relative: stored with both identities, shown with the attribution --------------
+
+WALK = {"goals": [], "measures": [
+    {"uid": "m-walk", "title": "Gå tur hver dag", "description": "", "responsible": "patient", "participant": "",
+     "goal": "", "start": "", "due": "", "timeframe": "", "status": "planned", "evaluation": None},
+    {"uid": "m-diary", "title": "Søvndagbok", "description": "", "responsible": "patient", "participant": "",
+     "goal": "", "start": "", "due": "", "timeframe": "", "status": "planned", "evaluation": None}]}
+BY_OLA = re.compile(r"Registered by Ola Nordmann \(relative\) for Kari Nordmann, [^<]+ at \d{1,2}[:.]\d\d")
+
+
+async def test_a_relatives_measure_update_is_stored_with_both_identities_and_attributed_everywhere(client, world, db):
+    from server.plan.models import MeasureUpdate
+    from tests import factories
+
+    patient, account = await world.patient("Kari Nordmann")
+    clinician = await world.staff("clinician", "Lege Lise")
+    await factories.plan(db, patient.id, WALK)
+    relative, delegation = await world.relative(patient, ("see", "act"), "Ola Nordmann")
+    await world.login_as_relative(relative, delegation)
+    saved = await post_form(client, "/plan/measures/m-walk", {"status": "in_progress", "note": "Gikk 20 minutter"},
+                            token_from="/plan")
+    assert saved.status_code == 200 and saved.url.path == "/plan"
+    assert BY_OLA.search(saved.text)
+    update = await db.scalar(select(MeasureUpdate).where(MeasureUpdate.measure_uid == "m-walk"))
+    await db.commit()
+    assert update.by_account_id == relative.id and update.on_behalf_of == patient.id
+    # The patient's own update on the other measure carries no relative's wording.
+    await world.login_as(account)
+    await post_form(client, "/plan/measures/m-diary", {"status": "done", "note": "Skrevet hver dag"},
+                    token_from="/plan")
+    page = await client.get("/plan")
+    assert len(BY_OLA.findall(page.text)) == 2  # the status and the note on m-walk
+    diary = re.search(r'<section class="ds-card" id="measure-m-diary".*?</section>', page.text, re.S).group(0)
+    assert "Skrevet hver dag" in diary and "(relative)" not in diary
+    await world.login_as(clinician)
+    clinic = await client.get(f"/clinic/patients/{patient.id}/plan")
+    assert len(BY_OLA.findall(clinic.text)) == 1 and "Skrevet hver dag" in clinic.text
+    assert "Gikk 20 minutter" in clinic.text
+    worklist = await client.get("/clinic/worklist")
+    assert BY_OLA.search(worklist.text)
+
+
+async def test_the_patients_own_measure_update_shows_no_relative_wording(client, world, db):
+    from tests import factories
+
+    patient, account = await world.patient("Kari Nordmann")
+    clinician = await world.staff("clinician", "Lege Lise")
+    await factories.plan(db, patient.id, WALK)
+    await world.login_as(account)
+    await post_form(client, "/plan/measures/m-walk", {"status": "in_progress", "note": "Gikk"}, token_from="/plan")
+    assert "(relative)" not in (await client.get("/plan")).text
+    await world.login_as(clinician)
+    assert "(relative)" not in (await client.get(f"/clinic/patients/{patient.id}/plan")).text
+    assert "(relative)" not in (await client.get("/clinic/worklist")).text
