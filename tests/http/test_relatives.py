@@ -256,3 +256,23 @@ async def test_the_patients_own_measure_update_shows_no_relative_wording(client,
     await world.login_as(clinician)
     assert "(relative)" not in (await client.get(f"/clinic/patients/{patient.id}/plan")).text
     assert "(relative)" not in (await client.get("/clinic/worklist")).text
+
+
+async def test_a_relative_with_see_reads_the_inbox_and_marks_it_read_but_never_the_private_messages(client, world, db):
+    from server.notify.models import Notification
+
+    patient, account = await world.patient("Kari Nordmann")
+    db.add_all([Notification(patient_id=patient.id, message="Hello", params={}, link="/meeting"),
+                Notification(patient_id=patient.id, message="A research request", params={}, link="/research",
+                             private=True)])
+    await db.commit()
+    relative, delegation = await world.relative(patient, ("see",))
+    await world.login_as_relative(relative, delegation)
+    inbox = await client.get("/inbox")
+    assert "Hello" in inbox.text and "A research request" not in inbox.text and "Mark all as read" in inbox.text
+    marked = await post_form(client, "/inbox/read", token_from="/inbox")
+    assert marked.status_code == 200 and "All messages are marked as read." in marked.text
+    assert "Mark all as read" not in marked.text
+    await world.login_as(account)
+    mine = await client.get("/inbox")
+    assert "A research request" in mine.text and "Mark all as read" in mine.text  # still new for the patient
