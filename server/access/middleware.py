@@ -137,13 +137,16 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             return
         async with litestar_app.state.sessionmaker() as db:
             state["db"] = db
-            await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
-            await _refuse_unless_allowed(db, opt.get("policy"), state["actor"], state)
-            _check_integers(scope, handler)
             try:
-                await app(scope, receive, _committing(db, state, send))
-            except BaseException:
-                await db.rollback()
-                raise
+                await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
+                await _refuse_unless_allowed(db, opt.get("policy"), state["actor"], state)
+                _check_integers(scope, handler)
+                try:
+                    await app(scope, receive, _committing(db, state, send))
+                except BaseException:
+                    await db.rollback()
+                    raise
+            finally:
+                state.pop("db", None)  # an error page rendered after this (a refusal) reads nothing from it
 
     return middleware

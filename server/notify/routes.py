@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from litestar import Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,12 +14,17 @@ from server.notify import service
 from server.web import actor, audit_ctx, flash, gettext, locale, redirect, render
 
 
-async def count_unread(request: Request) -> None:
-    """Before every route: the number of unread messages for the header of a patient's pages."""
+def unread_counter(request: Request) -> Callable[[], Awaitable[int]] | None:
+    """How to count the unread messages in the header of a full page (`web.render` awaits it as the page is
+    sent), or None when the header shows no count: the reader does not read a patient's inbox, or the
+    request's transaction has ended. A relative with see counts what they see: no private messages."""
     state = request.scope.get("state", {})
     current = actor(request)
-    if current.role == "patient" and current.patient_id is not None and "db" in state:
-        state["unread"] = await service.unread_count(state["db"], current.patient_id)
+    db = state.get("db")
+    if db is None or current.patient_id is None or not can(current, VIEW_INBOX, current.patient_id):
+        return None
+    include_private = can(current, VIEW_PRIVATE_MESSAGES, current.patient_id)
+    return lambda: service.unread_count(db, current.patient_id, include_private)
 
 
 def reading_inbox(request: Request) -> tuple[int, bool]:

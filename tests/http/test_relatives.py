@@ -276,3 +276,77 @@ async def test_a_relative_with_see_reads_the_inbox_and_marks_it_read_but_never_t
     await world.login_as(account)
     mine = await client.get("/inbox")
     assert "A research request" in mine.text and "Mark all as read" in mine.text  # still new for the patient
+
+
+# --- The header's unread count: the relative's view of it, and only where a header is rendered ------------
+
+class _Statements:
+    """SQL statements the app runs while this is open (a listener on its engine)."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.seen = engine.sync_engine, []
+
+    def _listen(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.seen.append(statement)
+
+    def __enter__(self):
+        from sqlalchemy import event
+        event.listen(self.engine, "before_cursor_execute", self._listen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+        event.remove(self.engine, "before_cursor_execute", self._listen)
+
+    @property
+    def counts(self) -> list[str]:
+        return [s for s in self.seen if "count(" in s.lower() and "notifications" in s]
+
+
+async def _messages(db, patient_id: int, *, private: int = 0, read: int = 0, new: int = 2) -> None:
+    from server.notify.models import Notification
+
+    db.add_all([Notification(patient_id=patient_id, message="New", params={}) for _ in range(new)]
+               + [Notification(patient_id=patient_id, message="Old", params={}, read_at=utcnow()) for _ in range(read)]
+               + [Notification(patient_id=patient_id, message="Research", params={}, private=True)
+                  for _ in range(private)])
+    await db.commit()
+
+
+def _badge(html: str) -> str | None:
+    match = re.search(r'href="/inbox">Messages <span class="unread-badge" data-unread aria-hidden="true">(\d+)<', html)
+    return match.group(1) if match else None
+
+
+async def test_a_relative_with_see_sees_the_unread_count_of_the_messages_they_may_read(client, world, db):
+    patient, account = await world.patient("Kari Nordmann")
+    await _messages(db, patient.id, private=1, read=1, new=2)
+    relative, delegation = await world.relative(patient, ("see",))
+    await world.login_as_relative(relative, delegation)
+    assert _badge((await client.get("/home")).text) == "2"  # the private research request is not theirs
+    await world.login_as(account)
+    assert _badge((await client.get("/home")).text) == "3"
+    reminders_only, other = await world.relative(patient, ("reminders",), "Per Nordmann")
+    await world.login_as_relative(reminders_only, other)
+    assert _badge((await client.get("/relatives")).text) is None
+
+
+async def test_the_unread_count_runs_for_full_pages_only_never_for_an_htmx_block_or_json(client, world, db):
+    from tests import factories
+
+    patient, account = await world.patient("Kari Nordmann")
+    await _messages(db, patient.id)
+    await factories.plan(db, patient.id, WALK)
+    await world.login_as(account)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', (await client.get("/plan")).text).group(1)
+    with _Statements(client.app.state.engine) as statements:
+        page = await client.get("/plan")
+    assert _badge(page.text) == "2" and len(statements.counts) == 1
+    with _Statements(client.app.state.engine) as statements:
+        block = await client.post("/plan/measures/m-walk", data={"status": "in_progress", "note": ""},
+                                  headers={"HX-Request": "true", "HX-Target": "measure-m-walk", "x-csrftoken": token})
+    assert block.status_code == 200 and "<header" not in block.text and "measure-m-walk" in block.text
+    assert statements.seen and statements.counts == []  # the block was served, without counting
+    with _Statements(client.app.state.engine) as statements:
+        json = await client.post("/login/options", headers={"x-csrftoken": token})
+    assert json.status_code == 200 and statements.counts == []
