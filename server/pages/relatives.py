@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import codes, delegations, service
+from server.access import codes, delegations, service, sessions
 from server.access.acting import acting_for
 from server.access.forms import DelegationForm, RelativeCodeForm
 from server.access.policy import AUTHENTICATED, MANAGE_DELEGATIONS, PATIENT, PUBLIC, SCOPES, policy
@@ -155,14 +155,22 @@ async def act_for(request: Request, delegation_id: int, db: AsyncSession) -> Res
     delegation = await delegations.acting(db, delegation_id, actor(request).account_id)
     if delegation is None:
         raise NotFoundException()
-    request.scope["state"]["user_session"].acting_delegation_id = delegation.id
+    await _switch(request, db, delegation.id)
     return redirect(request, "/home")
 
 
 @post("/relatives/own", opt=policy(AUTHENTICATED))
-async def act_for_myself(request: Request) -> Response:
-    request.scope["state"]["user_session"].acting_delegation_id = None
+async def act_for_myself(request: Request, db: AsyncSession) -> Response:
+    await _switch(request, db, None)
     return redirect(request, "/")
+
+
+async def _switch(request: Request, db: AsyncSession, delegation_id: int | None) -> None:
+    """Whom the session acts for changes: a new session id and cookie (the old session is deleted), so a page
+    still holding the old session (patient A's) cannot post into the new context (patient B's)."""
+    state = request.scope["state"]
+    state["user_session"], state["session_cookie"] = await sessions.rotate(
+        db, state["user_session"], request.headers.get("user-agent", ""), delegation_id)
 
 
 def access_ended_handler(request: Request, exc: Exception) -> Response:

@@ -350,3 +350,40 @@ async def test_the_unread_count_runs_for_full_pages_only_never_for_an_htmx_block
     with _Statements(client.app.state.engine) as statements:
         json = await client.post("/login/options", headers={"x-csrftoken": token})
     assert json.status_code == 200 and statements.counts == []
+
+
+async def test_switching_whom_to_act_for_starts_a_new_session_so_the_old_one_cannot_post(client, world, db):
+    from server.access import sessions as sessions_module
+    from server.access.models import UserSession
+    from server.plan.models import MeasureUpdate
+    from tests import factories
+
+    patient_a, _ = await world.patient("Kari Nordmann")
+    patient_b, _ = await world.patient("Bjørn Berg")
+    await factories.plan(db, patient_a.id, WALK)
+    relative, delegation_a = await world.relative(patient_a, ("see", "act"))
+    _, delegation_b = await world.relative(patient_b, ("see", "act"), account=relative)
+    old_id = await world.login_as_relative(relative, delegation_a)
+    old_cookie = client.cookies.get(sessions_module.COOKIE_NAME)
+    old_created = (await db.get(UserSession, old_id)).created_at
+    await db.commit()
+    switched = await post_form(client, f"/relatives/{delegation_b.id}/act", token_from="/plan")
+    assert switched.status_code == 200 and "Bjørn Berg’s page" in switched.text
+    new_cookie = client.cookies.get(sessions_module.COOKIE_NAME)
+    assert new_cookie and new_cookie != old_cookie
+    assert await db.get(UserSession, old_id) is None  # the old session row is gone
+    rows = list((await db.scalars(select(UserSession).where(UserSession.account_id == relative.id))).all())
+    await db.commit()
+    assert [(r.acting_delegation_id, r.created_at) for r in rows] == [(delegation_b.id, old_created)]
+    # A tab left open on Kari's plan, still holding the old session, posts a measure update: refused, nothing stored.
+    token = await client.get("/plan")
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', token.text).group(1)
+    client.cookies.set(sessions_module.COOKIE_NAME, old_cookie, domain="testserver.local")
+    stale = await client.post("/plan/measures/m-walk", data={"status": "done", "note": "", "_csrf_token": csrf},
+                              follow_redirects=False)
+    assert stale.status_code in (303, 401) and await count(db, MeasureUpdate) == 0
+    # Back to their own pages: again a new session.
+    client.cookies.set(sessions_module.COOKIE_NAME, new_cookie, domain="testserver.local")
+    own = await post_form(client, "/relatives/own", token_from="/relatives")
+    assert own.status_code == 200 and client.cookies.get(sessions_module.COOKIE_NAME) not in (new_cookie, old_cookie)
+    assert await count(db, UserSession, UserSession.account_id == relative.id) == 1
