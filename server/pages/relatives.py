@@ -174,8 +174,12 @@ async def _switch(request: Request, db: AsyncSession, delegation_id: int | None)
 
 
 def access_ended_handler(request: Request, exc: Exception) -> Response:
-    """The relative's very next click after access ended (by the patient or at its end date)."""
-    patient_name = request.scope.get("state", {}).get("access_ended") or ""
+    """The relative's very next click after access ended (by the patient or at its end date); or, for an
+    account without a passkey, the step that makes one."""
+    state = request.scope.get("state", {})
+    if "needs_passkey" in state:  # (the middleware queued the message saying why)
+        return redirect(request, "/account")
+    patient_name = state.get("access_ended") or ""
     response = render(request, "access/ended.html", {"patient_name": patient_name}, status=403)
     if request.headers.get("hx-request") == "true":
         # htmx does not swap a 403: load the page in full (a GET again, a change: whom they represent).

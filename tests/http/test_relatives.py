@@ -12,7 +12,7 @@ from server.access.models import Account, Delegation, RateLimitHit
 from server.audit.service import verify
 from server.db import utcnow
 from tests.conftest import post_form
-from tests.helpers import audit_rows, count
+from tests.helpers import audit_count, audit_rows, count
 
 GP = {"attend": "yes", "part": "whole"}
 NAV = {"attend": "unsure", "part": "part", "part_note": "Jeg er sykmeldt"}
@@ -387,3 +387,56 @@ async def test_switching_whom_to_act_for_starts_a_new_session_so_the_old_one_can
     own = await post_form(client, "/relatives/own", token_from="/relatives")
     assert own.status_code == 200 and client.cookies.get(sessions_module.COOKIE_NAME) not in (new_cookie, old_cookie)
     assert await count(db, UserSession, UserSession.account_id == relative.id) == 1
+
+
+# --- A relative who stops before making a passkey -------------------------------------------------------
+
+async def test_an_account_without_a_passkey_never_acts_and_is_sent_to_make_one(client, world, db):
+    patient, _ = await world.patient("Kari Nordmann")
+    relative, delegation = await world.relative(patient, ("see", "act"), passkey=False)
+    await world.login_as_relative(relative, delegation)
+    for path in ("/home", "/plan", "/inbox"):
+        response = await client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/account", path
+    page = await client.get("/plan")
+    assert page.url.path == "/account" and "Make your passkey first. Then you can see Kari Nordmann’s page." in page.text
+    assert "Kari Nordmann" not in page.text.split("Make your passkey first")[0].split("<main")[-1]
+    refused = await post_form(client, "/meeting/wishes/gp", GP, token_from="/account")
+    assert refused.url.path == "/account"
+    assert await audit_count(db, "meeting.wishes_saved") == 0
+
+
+async def test_an_unfinished_relative_enrollment_lapses_after_the_codes_lifetime(client, world, db, settings):
+    from server.access import purge
+    from server.access.models import Credential
+
+    patient, account = await world.patient("Kari Nordmann")
+    await world.login_as(account)
+    _, code = await _give(client)
+    await world.login_as(None)
+    started = await post_form(client, "/relative/code", {"code": code}, token_from="/relative/code")
+    assert started.url.path == "/enroll/passkey"  # ... and the relative closes the browser here
+    finished, finished_delegation = await world.relative(patient, ("see",), "Per Nordmann")  # has a passkey
+    stranded = await db.scalar(select(Delegation).where(Delegation.relative_name == "Ola Nordmann"))
+    await db.commit()
+    relative_id = stranded.relative_account_id
+    assert relative_id is not None and stranded.ended_at is None
+    assert (await purge.purge(db, settings, now=utcnow() + timedelta(days=6)))["unfinished_relatives"] == 0
+    await db.commit()
+    counts = await purge.purge(db, settings, now=utcnow() + timedelta(days=delegations.CODE_DAYS, hours=1))
+    await db.commit()
+    assert counts["unfinished_relatives"] == 1
+    row = await db.get(Delegation, stranded.id)
+    await db.refresh(row)
+    assert row.ended_at is not None and row.relative_account_id is None and not delegations.is_live(row)
+    assert await db.get(Account, relative_id) is None
+    kept = await db.get(Delegation, finished_delegation.id)
+    await db.refresh(kept)
+    await db.commit()
+    assert kept.relative_account_id == finished.id and kept.ended_at is None
+    assert await count(db, Credential, Credential.account_id == finished.id) == 1
+    [event] = await audit_rows(db, "delegation.lapsed")
+    assert event.patient_id == patient.id and event.actor_account_id is None
+    await world.login_as(account)
+    page = await client.get("/access/relatives")
+    assert "Ola Nordmann" in page.text
