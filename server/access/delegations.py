@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes, ratelimit
+from server.access.codes import CodeCheck
 from server.access.models import Account, Credential, Delegation, EnrollmentCode
 from server.access.policy import SCOPE_ACT, SCOPE_SEE, SCOPES
 from server.audit.service import AuditContext, record
@@ -74,13 +74,6 @@ async def give(db: AsyncSession, secret_key: str, ctx: AuditContext, patient_id:
     await record(db, ctx, "delegation.given", patient_ids=[patient_id],
                  detail=f"delegation {delegation.id} scopes {delegation.scopes}")
     return delegation, codes.display(code)
-
-
-@dataclass(frozen=True)
-class CodeCheck:
-    ok: bool
-    error: str = ""  # "format" | "wrong" | "expired" | "client_limited"
-    delegation: Delegation | None = None
 
 
 async def check_code(db: AsyncSession, secret_key: str, raw: str, client: str) -> CodeCheck:

@@ -112,24 +112,21 @@ async def relative_code_page(request: Request) -> Response:
 
 @post("/relative/code", opt=policy(PUBLIC))
 async def relative_code_submit(request: Request, data: Form, db: AsyncSession) -> Response:
-    form = RelativeCodeForm(data, locale=locale(request))
-    raw = form.get("code")[:64]
-    if not form.validate():
-        return render(request, "access/relative_code.html", {"code": raw, "errors": form.error_map}, status=422)
-    settings = request.app.state.settings
-    result = await delegations.check_code(db, settings.secret_key, raw, client_address(request))
-    if not result.ok:
-        status = 429 if result.error == "client_limited" else 422
-        return render(request, "access/relative_code.html",
-                      {"code": raw, "errors": {"code": RELATIVE_CODE_ERRORS[result.error]}}, status=status)
-    delegation = result.delegation
+    settings, client = request.app.state.settings, client_address(request)
+    typed = await codes.check_typed(RelativeCodeForm(data, locale=locale(request)),
+                                    lambda raw: delegations.check_code(db, settings.secret_key, raw, client),
+                                    RELATIVE_CODE_ERRORS)
+    if not typed.ok:
+        return render(request, "access/relative_code.html", {"code": typed.typed, "errors": typed.errors},
+                      status=typed.status)
+    delegation = typed.check.delegation
     me = actor(request)
     if me.is_authenticated:
         # Someone with an account (a relative of another patient, a patient) adds the delegation to it.
         if me.role not in ("patient", "relative") or me.patient_id == delegation.patient_id:
             return render(request, "access/relative_code.html",
-                          {"code": raw, "errors": {"code": N_("This account cannot be a relative of this person.")}},
-                          status=422)
+                          {"code": typed.typed,
+                           "errors": {"code": N_("This account cannot be a relative of this person.")}}, status=422)
         await delegations.redeem(db, audit_ctx(request), delegation.id, me.account_id)
         flash(request, N_("You now have access to %(name)s’s page."), name=delegation.patient_name)
         return redirect(request, "/relatives")
