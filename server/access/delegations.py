@@ -138,6 +138,9 @@ async def own(db: AsyncSession, patient_id: int, delegation_id: int) -> Delegati
 
 async def change_scopes(db: AsyncSession, ctx: AuditContext, delegation: Delegation, scopes: frozenset[str],
                         ends_at: datetime | None = None) -> None:
+    """Two tabs changing the same delegation at once are serialised on its row (locked until commit, even when
+    the value does not change): the one stored last is the one the audit log records last."""
+    await db.refresh(delegation, with_for_update=True)
     delegation.scopes = _joined(clean_scopes(scopes))
     if ends_at is not None:
         delegation.ends_at = ends_at
@@ -147,6 +150,7 @@ async def change_scopes(db: AsyncSession, ctx: AuditContext, delegation: Delegat
 
 
 async def end(db: AsyncSession, ctx: AuditContext, delegation: Delegation) -> None:
+    await db.refresh(delegation, with_for_update=True)  # (serialised with a change in another tab)
     if delegation.ended_at is None:
         delegation.ended_at = utcnow()
         delegation.code_lookup = None
