@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,22 +153,27 @@ async def act_for(request: Request, delegation_id: int, db: AsyncSession) -> Res
     delegation = await delegations.acting(db, delegation_id, actor(request).account_id)
     if delegation is None:
         raise NotFoundException()
-    await _switch(request, db, delegation.id)
-    return redirect(request, "/home")
+    return await _switch(request, db, delegation.id, "/home")
 
 
 @post("/relatives/own", opt=policy(AUTHENTICATED))
 async def act_for_myself(request: Request, db: AsyncSession) -> Response:
-    await _switch(request, db, None)
-    return redirect(request, "/")
+    return await _switch(request, db, None, "/")
 
 
-async def _switch(request: Request, db: AsyncSession, delegation_id: int | None) -> None:
-    """Whom the session acts for changes: a new session id and cookie (the old session is deleted), so a page
-    still holding the old session (patient A's) cannot post into the new context (patient B's)."""
+async def _switch(request: Request, db: AsyncSession, delegation_id: int | None, then: str) -> Response:
+    """Whom the session acts for changes: a new session id and cookie (the old session is deleted), so nothing
+    holding the old session (patient A's) acts in the new context (patient B's); and a new CSRF cookie, so a
+    page still open in another tab of the same browser (its forms carry the old token) cannot post either."""
     state = request.scope["state"]
     state["user_session"], state["session_cookie"] = await sessions.rotate(
         db, state["user_session"], request.headers.get("user-agent", ""), delegation_id)
+    response = redirect(request, then)
+    csrf = request.app.csrf_config
+    response.set_cookie(csrf.cookie_name, generate_csrf_token(csrf.secret), path=csrf.cookie_path,
+                        domain=csrf.cookie_domain, secure=csrf.cookie_secure, httponly=csrf.cookie_httponly,
+                        samesite=csrf.cookie_samesite)
+    return response
 
 
 def access_ended_handler(request: Request, exc: Exception) -> Response:

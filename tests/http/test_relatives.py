@@ -361,14 +361,21 @@ async def test_switching_whom_to_act_for_starts_a_new_session_so_the_old_one_can
     patient_a, _ = await world.patient("Kari Nordmann")
     patient_b, _ = await world.patient("Bjørn Berg")
     await factories.plan(db, patient_a.id, WALK)
+    await factories.plan(db, patient_b.id, WALK)
     relative, delegation_a = await world.relative(patient_a, ("see", "act"))
     _, delegation_b = await world.relative(patient_b, ("see", "act"), account=relative)
     old_id = await world.login_as_relative(relative, delegation_a)
     old_cookie = client.cookies.get(sessions_module.COOKIE_NAME)
     old_created = (await db.get(UserSession, old_id)).created_at
     await db.commit()
+    tab_a = re.search(r'name="csrf-token" content="([^"]+)"', (await client.get("/plan")).text).group(1)
     switched = await post_form(client, f"/relatives/{delegation_b.id}/act", token_from="/plan")
     assert switched.status_code == 200 and "Bjørn Berg’s page" in switched.text
+    # Another tab of the same browser, still showing Kari's plan (its form carries the old token), posts a
+    # measure update with the browser's new cookies: refused, nothing stored in Bjørn's plan.
+    stale_tab = await client.post("/plan/measures/m-walk", data={"status": "done", "note": "", "_csrf_token": tab_a},
+                                  follow_redirects=False)
+    assert stale_tab.status_code == 403 and await count(db, MeasureUpdate) == 0
     new_cookie = client.cookies.get(sessions_module.COOKIE_NAME)
     assert new_cookie and new_cookie != old_cookie
     assert await db.get(UserSession, old_id) is None  # the old session row is gone
