@@ -175,7 +175,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[startup],
         on_shutdown=[shutdown],
         middleware=[request_context_middleware],
-        before_request=notify_routes.count_unread,
         before_send=[security_headers],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -198,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     app.state.settings = settings
+    app.state.unread_counter = notify_routes.unread_counter  # the header's count, for full pages (web.render)
     app.state.static = manifest
     app.state.vapid = vapid.load(settings)
     app.state.vapid_public_key = vapid.public_key(app.state.vapid)

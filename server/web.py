@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.response import Redirect
+from litestar.response.base import ASGIResponse
 from litestar.utils.scope.state import ScopeState
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -74,7 +76,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "ngettext": lambda s, p, n: trans.ngettext(s, p, n) % {"num": n},
         "csrf_token": value_or_empty(ScopeState.from_scope(request.scope).csrf_token),
         "flashes": flashes,
-        "unread": state.get("unread", 0),
+        "unread": 0,  # a full page for the patient's side counts it as it is sent (see render)
         "acting_for_possessive": possessive(state["delegation"].patient_name, lang) if state.get("delegation") else "",
         "current_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
@@ -96,18 +98,57 @@ def value_or_empty(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+UnreadCounter = Callable[[Request], Callable[[], Awaitable[int]] | None]
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            block: str | None = None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     env = request.app.template_engine.engine
     full = base_context(request) | (context or {})
     tmpl = env.get_template(template)
-    if block and is_block_request(request):
-        html = "".join(tmpl.blocks[block](tmpl.new_context(full)))
-    else:
-        html = tmpl.render(full)
     response_headers = {"Vary": "HX-Request", "Cache-Control": "no-store"}
     response_headers.update(headers or {})
-    return Response(html, status_code=status, media_type=MediaType.HTML, headers=response_headers)
+    if block and is_block_request(request):
+        html = "".join(tmpl.blocks[block](tmpl.new_context(full)))
+        return Response(html, status_code=status, media_type=MediaType.HTML, headers=response_headers)
+    # A full page: its header shows the unread messages of whoever reads the patient's inbox, counted here
+    # only (never for an htmx block, JSON, a redirect or a static file), as the response is sent.
+    counter: UnreadCounter | None = request.app.state.get("unread_counter")
+    count = counter(request) if counter is not None and status < 500 else None
+    if count is None:
+        return Response(tmpl.render(full), status_code=status, media_type=MediaType.HTML, headers=response_headers)
+    return _PageWithCount(lambda unread: tmpl.render(full | {"unread": unread}), count, status_code=status,
+                          media_type=MediaType.HTML, headers=response_headers)
+
+
+class _PageWithCount(Response):
+    """A page rendered when it is sent, after the header's count is awaited (rendering itself is sync)."""
+
+    def __init__(self, page: Callable[[int], str], count: Callable[[], Awaitable[int]], **kwargs: Any) -> None:
+        super().__init__(b"", **kwargs)
+        self._page, self._count = page, count
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        return _CountThenSend(super().to_asgi_response(*args, **kwargs), self._page, self._count)  # type: ignore[return-value]
+
+
+class _CountThenSend:
+    """The ASGI response of a `_PageWithCount`: count, render, then send as usual."""
+
+    def __init__(self, inner: ASGIResponse, page: Callable[[int], str], count: Callable[[], Awaitable[int]]) -> None:
+        self._inner, self._page, self._count = inner, page, count
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            unread = await self._count()
+        except SQLAlchemyError:  # a failed transaction: the page still renders, without the count
+            unread = 0
+        body = self._page(unread).encode(self._inner.encoding)
+        if not self._inner.is_head_response:
+            self._inner.body = body
+        self._inner.content_length = len(body)
+        self._inner.headers["content-length"] = str(len(body))
+        await self._inner(scope, receive, send)
 
 
 def redirect(request: Request, path: str) -> Response:

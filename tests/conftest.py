@@ -114,14 +114,18 @@ class World:
         return code
 
     async def relative(self, patient: Patient, scopes: tuple[str, ...] = ("see", "act"), name: str = "Ola Nordmann",
-                       *, ends_in: timedelta | None = None, account: Account | None = None):
-        """A relative of `patient` with a redeemed delegation: (account, delegation)."""
-        from server.access.models import Delegation
+                       *, ends_in: timedelta | None = None, account: Account | None = None, passkey: bool = True):
+        """A relative of `patient` with a redeemed delegation: (account, delegation); the account has a passkey
+        unless `passkey=False` (a relative who stopped before making one)."""
+        from server.access.models import Credential, Delegation
         from server.db import utcnow
 
         await self.db.commit()
         if account is None:
             account = await create_account(self.db, "relative", name)
+        if passkey and not await self.db.scalar(select(Credential.id).where(Credential.account_id == account.id)):
+            self.db.add(Credential(account_id=account.id, credential_id=f"relative-{account.id}".encode(),
+                                   public_key=b"k", sign_count=0, name="Phone"))
         delegation = Delegation(patient_id=patient.id, patient_name=patient.name, relative_name=name,
                                 relation="partner", scopes=",".join(scopes),
                                 ends_at=utcnow() + (ends_in if ends_in is not None else timedelta(days=365)),

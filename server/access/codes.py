@@ -19,15 +19,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import ratelimit
-from server.access.models import Account, EnrollmentCode
+from server.access.models import Account, Delegation, EnrollmentCode
 from server.db import utcnow
+from server.forms import Form
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 12
@@ -83,10 +85,43 @@ async def issue(db: AsyncSession, secret_key: str, account_id: int, created_by: 
 
 @dataclass(frozen=True)
 class CodeCheck:
+    """A typed code checked: an enrollment code (`code`, `account`) or a relative's code (`delegation`)."""
+
     ok: bool
     error: str = ""  # "format" | "wrong" | "expired" | "pending" | "client_limited"
     code: EnrollmentCode | None = None
     account: Account | None = None
+    delegation: Delegation | None = None
+
+
+@dataclass(frozen=True)
+class TypedCode:
+    """A one-time code as typed into its form (enrollment or relative), and what became of it: the code
+    page shows `typed` again with `errors` (field id -> msgid) and `status` (422, or 429 for a limited
+    client) unless `ok`."""
+
+    typed: str
+    check: CodeCheck | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+    @property
+    def ok(self) -> bool:
+        return self.check is not None and self.check.ok
+
+
+async def check_typed(form: Form, check: Callable[[str], Awaitable[CodeCheck]],
+                      messages: dict[str, str], fallback: str = "") -> TypedCode:
+    """The one redemption step both code forms share: the form's own rules, then `check` (which counts
+    wrong codes against the client's rate limit), then the message for what went wrong."""
+    typed = form.get("code")[:64]
+    if not form.validate():
+        return TypedCode(typed, errors=form.error_map, status=422)
+    result = await check(typed)
+    if not result.ok:
+        return TypedCode(typed, result, {"code": messages.get(result.error, fallback)},
+                         429 if result.error == "client_limited" else 422)
+    return TypedCode(typed, result)
 
 
 async def client_limited(db: AsyncSession, client: str) -> bool:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import codes, ratelimit
-from server.access.models import Delegation
+from server.access.codes import CodeCheck
+from server.access.models import Account, Credential, Delegation, EnrollmentCode
 from server.access.policy import SCOPE_ACT, SCOPE_SEE, SCOPES
 from server.audit.service import AuditContext, record
 from server.db import utcnow
@@ -74,13 +74,6 @@ async def give(db: AsyncSession, secret_key: str, ctx: AuditContext, patient_id:
     await record(db, ctx, "delegation.given", patient_ids=[patient_id],
                  detail=f"delegation {delegation.id} scopes {delegation.scopes}")
     return delegation, codes.display(code)
-
-
-@dataclass(frozen=True)
-class CodeCheck:
-    ok: bool
-    error: str = ""  # "format" | "wrong" | "expired" | "client_limited"
-    delegation: Delegation | None = None
 
 
 async def check_code(db: AsyncSession, secret_key: str, raw: str, client: str) -> CodeCheck:
@@ -145,6 +138,9 @@ async def own(db: AsyncSession, patient_id: int, delegation_id: int) -> Delegati
 
 async def change_scopes(db: AsyncSession, ctx: AuditContext, delegation: Delegation, scopes: frozenset[str],
                         ends_at: datetime | None = None) -> None:
+    """Two tabs changing the same delegation at once are serialised on its row (locked until commit, even when
+    the value does not change): the one stored last is the one the audit log records last."""
+    await db.refresh(delegation, with_for_update=True)
     delegation.scopes = _joined(clean_scopes(scopes))
     if ends_at is not None:
         delegation.ends_at = ends_at
@@ -154,6 +150,7 @@ async def change_scopes(db: AsyncSession, ctx: AuditContext, delegation: Delegat
 
 
 async def end(db: AsyncSession, ctx: AuditContext, delegation: Delegation) -> None:
+    await db.refresh(delegation, with_for_update=True)  # (serialised with a change in another tab)
     if delegation.ended_at is None:
         delegation.ended_at = utcnow()
         delegation.code_lookup = None
@@ -168,6 +165,41 @@ async def acting(db: AsyncSession, delegation_id: int, account_id: int) -> Deleg
     if delegation is None or delegation.relative_account_id != account_id:
         return None
     return delegation
+
+
+async def acting_with_passkey(db: AsyncSession, delegation_id: int,
+                              account_id: int) -> tuple[Delegation | None, bool]:
+    """`acting()`, and whether the account has a passkey (one query): an account without one never acts."""
+    row = (await db.execute(
+        select(Delegation, exists().where(Credential.account_id == account_id))
+        .where(Delegation.id == delegation_id, Delegation.relative_account_id == account_id)
+    )).first()
+    return (row[0], bool(row[1])) if row else (None, False)
+
+
+async def lapse_unfinished(db: AsyncSession, now: datetime | None = None) -> int:
+    """Relatives who redeemed a code but never made a passkey, once their enrollment can no longer be
+    finished (no usable enrollment code left, at the latest CODE_DAYS after redeeming): the delegation ends
+    (the patient sees it ended and can give a new code) and the account without a passkey is deleted."""
+    now = now or utcnow()
+    usable_code = exists().where(EnrollmentCode.account_id == Account.id, EnrollmentCode.used_at.is_(None),
+                                 EnrollmentCode.revoked_at.is_(None), EnrollmentCode.expires_at > now)
+    stranded = list((await db.scalars(
+        select(Account).where(Account.role == "relative", Account.patient_id.is_(None),
+                              Account.created_at < now - timedelta(days=CODE_DAYS),
+                              ~exists().where(Credential.account_id == Account.id), ~usable_code)
+    )).all())
+    for account in stranded:
+        for delegation in await of_relative(db, account.id):
+            if delegation.ended_at is None:
+                delegation.ended_at = now
+            delegation.relative_account_id = None
+            await record(db, AuditContext(None, "system"), "delegation.lapsed", patient_ids=[delegation.patient_id],
+                         detail=f"delegation {delegation.id}: no passkey was made")
+        await db.flush()
+        await db.delete(account)
+    await db.flush()
+    return len(stranded)
 
 
 async def relatives_with_scope(db: AsyncSession, patient_id: int, scope: str) -> list[int]:

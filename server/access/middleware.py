@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import delegations, params, sessions
 from server.access.policy import ANONYMOUS, PATIENT_SIDE, Actor, route_allows
-from server.i18n import pick_locale
+from server.i18n import N_, pick_locale
 
 LANG_COOKIE = "__Host-lang"
 
@@ -67,8 +67,12 @@ async def _sign_in_from_cookie(db: AsyncSession, state: dict, token: str | None,
 async def _act_as_relative(db: AsyncSession, state: dict, account, user_session) -> None:
     """A session that picked a delegation acts for its patient with its scopes, read afresh on every
     request: ending or narrowing it takes effect on the very next request, open sessions included."""
-    delegation = await delegations.acting(db, user_session.acting_delegation_id, account.id)
-    if delegation is not None and delegations.is_live(delegation):
+    delegation, has_passkey = await delegations.acting_with_passkey(db, user_session.acting_delegation_id, account.id)
+    if delegation is not None and not has_passkey:
+        # An account without a passkey never acts for anyone: the patient's pages send it to make one.
+        state["actor"] = Actor(account.id, "relative", account.display_name, None, user_session.id)
+        state["needs_passkey"] = delegation.patient_name
+    elif delegation is not None and delegations.is_live(delegation):
         state["actor"] = Actor(account.id, "relative", account.display_name, delegation.patient_id,
                                user_session.id, delegation.scope_set)
         state["delegation"] = delegation
@@ -96,11 +100,15 @@ def _committing(db: AsyncSession, state: dict, send: Send) -> Send:
 
 
 class AccessEnded(PermissionDeniedException):
-    """A relative's access ended (by the patient or at its end date): the patient's pages say so."""
+    """A relative's access ended (by the patient or at its end date): the patient's pages say so.
+    (Or the relative's account has no passkey yet: the patient's pages send them to make one.)"""
 
 
 async def _refuse_unless_allowed(db: AsyncSession, policy_name: str | None, actor: Actor, state: dict) -> None:
-    if policy_name == PATIENT_SIDE and "access_ended" in state:
+    if policy_name == PATIENT_SIDE and ("access_ended" in state or "needs_passkey" in state):
+        if "needs_passkey" in state:
+            sessions.push_flash(state["user_session"], N_("Make your passkey first. Then you can see %(name)s’s page."),
+                                "info", name=state["needs_passkey"])
         await db.commit()
         raise AccessEnded()
     if route_allows(policy_name, actor):
@@ -137,13 +145,16 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
             return
         async with litestar_app.state.sessionmaker() as db:
             state["db"] = db
-            await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
-            await _refuse_unless_allowed(db, opt.get("policy"), state["actor"], state)
-            _check_integers(scope, handler)
             try:
-                await app(scope, receive, _committing(db, state, send))
-            except BaseException:
-                await db.rollback()
-                raise
+                await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
+                await _refuse_unless_allowed(db, opt.get("policy"), state["actor"], state)
+                _check_integers(scope, handler)
+                try:
+                    await app(scope, receive, _committing(db, state, send))
+                except BaseException:
+                    await db.rollback()
+                    raise
+            finally:
+                state.pop("db", None)  # an error page rendered after this (a refusal) reads nothing from it
 
     return middleware

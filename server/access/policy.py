@@ -81,7 +81,8 @@ MARK_MEETING_HELD = "meeting.mark_held"  # the clinic; sends the patient the res
 RESEARCH_ANSWER = "research.answer"  # the patient themself: see, answer, withdraw (never a relative)
 EDIT_RESEARCH_TEXT = "research.edit_text"  # admins: the information text, never the answers
 RESEARCH_PARTICIPANTS = "research.participants"  # researchers: the patients with an active yes
-VIEW_INBOX = "inbox.view"
+VIEW_INBOX = "inbox.view"  # read the patient's messages, open one, mark them read: the patient, a relative with see
+VIEW_PRIVATE_MESSAGES = "inbox.private"  # messages for the patient themself (research requests): never a relative
 MANAGE_DELEGATIONS = "delegation.manage"  # give, change and end relatives' access: the patient's own
 VIEW_ACCESS_LOG = "access_log.view"  # "Hvem har sett opplysningene mine?": the patient's own
 RESEARCH = RESEARCH_ANSWER  # see and answer research requests: the patient's own, never a relative's
@@ -94,14 +95,14 @@ _SCOPE_ACTIONS = {
     SCOPE_ACT: {EDIT_WISHES, UPDATE_OWN_MEASURES},
     SCOPE_REMINDERS: set(),  # reminders are pushed to them (see access/delegations.relatives_with_scope)
 }
-# Never a relative's, whatever the scopes: MANAGE_DELEGATIONS, VIEW_ACCESS_LOG, RESEARCH (and the
+# Never a relative's, whatever the scopes: MANAGE_DELEGATIONS, VIEW_ACCESS_LOG, RESEARCH, VIEW_PRIVATE_MESSAGES (and the
 # patient's passkeys and sessions, which belong to the patient's account, not to the relative's).
 
 _CLINICIAN_ACTIONS = {VIEW_PATIENT, LIST_PATIENTS, CREATE_PATIENT, MOVE_STAGE, RECORD_GP_ACCEPTANCE, ISSUE_PATIENT_CODE,
                       REVIEW_WISHES, VIEW_MEETING, SCHEDULE_MEETING, MANAGE_INVITATIONS, VIEW_PLAN, EDIT_PLAN,
                       MARK_MEETING_HELD}
 _PATIENT_OWN_ACTIONS = {VIEW_PATIENT, EDIT_WISHES, VIEW_MEETING, VIEW_PLAN, UPDATE_OWN_MEASURES, VIEW_INBOX,
-                        MANAGE_DELEGATIONS, VIEW_ACCESS_LOG}
+                        VIEW_PRIVATE_MESSAGES, MANAGE_DELEGATIONS, VIEW_ACCESS_LOG}
 
 
 def can(actor: Actor, action: str, patient_id: int | None = None) -> bool:

@@ -1,4 +1,5 @@
-"""Removing what has expired: sessions, WebAuthn challenges, enrollment codes and rate-limit hits.
+"""Removing what has expired: sessions, WebAuthn challenges, enrollment codes, rate-limit hits, and relatives'
+accounts whose passkey was never made.
 
 Runs inside the app every few minutes (see create_app) and as `samhandling purge`.
 """
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.access import delegations
 from server.access.codes import LOOKUP_RETENTION
 from server.access.models import Challenge, EnrollmentCode, RateLimitHit, UserSession
 from server.access.ratelimit import LONGEST_WINDOW
@@ -37,6 +39,8 @@ async def purge(db: AsyncSession, settings: Settings, now: datetime | None = Non
         EnrollmentCode.used_at < now - LOOKUP_RETENTION,
         EnrollmentCode.revoked_at < now - LOOKUP_RETENTION,
     )))).rowcount or 0
+    # A relative who never made a passkey: the delegation ends once the enrollment can no longer be finished.
+    counts["unfinished_relatives"] = await delegations.lapse_unfinished(db, now)
     counts["rate_limit_hits"] = (await db.execute(
         delete(RateLimitHit).where(RateLimitHit.at < now - LONGEST_WINDOW))).rowcount or 0
     return counts

@@ -69,6 +69,17 @@ async def start(db: AsyncSession, account_id: int | None, user_agent: str,
     return session, token
 
 
+async def rotate(db: AsyncSession, current: UserSession, user_agent: str,
+                 acting_delegation_id: int | None) -> tuple[UserSession, str]:
+    """The same sign-in under a new id and cookie, acting for someone else (the old row is deleted): nothing
+    still holding the old session can act in the new context. The absolute limit still counts from the login."""
+    started = current.created_at
+    session, token = await start(db, current.account_id, user_agent, replacing=current)
+    session.created_at, session.acting_delegation_id = started, acting_delegation_id
+    await db.flush()
+    return session, token
+
+
 async def end_all_for_account(db: AsyncSession, account_id: int, except_id: int | None = None) -> int:
     stmt = delete(UserSession).where(UserSession.account_id == account_id)
     if except_id is not None:

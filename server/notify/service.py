@@ -32,23 +32,26 @@ async def inbox(db: AsyncSession, ctx: AuditContext, patient_id: int, limit: int
                 include_private: bool = True) -> list[Notification]:
     """The patient's latest messages, newest first (an audited read). `include_private`: only for the
     patient themself, never for a relative acting for them."""
-    query = select(Notification).where(Notification.patient_id == patient_id)
-    if not include_private:
-        query = query.where(Notification.private.is_(False))
+    query = select(Notification).where(*_visible(patient_id, include_private))
     rows = list((await db.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc())
                                   .limit(limit))).all())
     await record(db, ctx, "inbox.viewed", patient_ids=[patient_id])
     return rows
 
 
-async def unread_count(db: AsyncSession, patient_id: int) -> int:
-    """How many messages the patient has not read (the header's "Messages 2"; no content is read)."""
+def _visible(patient_id: int, include_private: bool) -> list:
+    """The patient's messages the reader may see: a relative never sees the private ones."""
+    return [Notification.patient_id == patient_id] + ([] if include_private else [Notification.private.is_(False)])
+
+
+async def unread_count(db: AsyncSession, patient_id: int, include_private: bool = True) -> int:
+    """How many messages the reader has not read (the header's "Messages 2"; no content is read)."""
     return await db.scalar(select(func.count()).select_from(Notification).where(
-        Notification.patient_id == patient_id, Notification.read_at.is_(None))) or 0
+        *_visible(patient_id, include_private), Notification.read_at.is_(None))) or 0
 
 
-async def mark_all_read(db: AsyncSession, ctx: AuditContext, patient_id: int) -> None:
-    await db.execute(update(Notification).where(Notification.patient_id == patient_id,
+async def mark_all_read(db: AsyncSession, ctx: AuditContext, patient_id: int, include_private: bool = True) -> None:
+    await db.execute(update(Notification).where(*_visible(patient_id, include_private),
                                                 Notification.read_at.is_(None)).values(read_at=utcnow()))
     await record(db, ctx, "inbox.marked_read", patient_ids=[patient_id])
 
@@ -68,10 +71,12 @@ def notification_text(message: str, params: dict[str, Any], lang: str, translate
         return text
 
 
-async def open_notification(db: AsyncSession, ctx: AuditContext, patient_id: int, notification_id: int) -> str | None:
-    """A message opened (from the inbox or a push notification): mark it read, return where it points."""
+async def open_notification(db: AsyncSession, ctx: AuditContext, patient_id: int, notification_id: int,
+                            include_private: bool = True) -> str | None:
+    """A message opened (from the inbox or a push notification): mark it read, return where it points.
+    None: not the patient's, or private and the reader is not the patient themself."""
     note = await db.get(Notification, notification_id)
-    if note is None or note.patient_id != patient_id:
+    if note is None or note.patient_id != patient_id or (note.private and not include_private):
         return None
     if note.read_at is None:
         note.read_at = utcnow()

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
+from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
@@ -38,6 +39,20 @@ CODE_ERRORS = {
 def _json_error(request: Request, message: str, status: int = 400) -> Response:
     return Response({"error": gettext(request, message)}, status_code=status,
                     headers={"Cache-Control": "no-store"})
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    return await read_json(request)
+
+
+def _bad_body(request: Request, exc: BadBody) -> Response:
+    return _json_error(request, exc.message, exc.status)
+
+
+# The passkey ceremonies' JSON body as `payload`, read with limits; a body too large, too deep or not an
+# object gets the JSON error (413 or 400) before the handler runs.
+JSON_BODY: dict[str, Any] = {"dependencies": {"payload": Provide(_json_body)},
+                             "exception_handlers": {BadBody: _bad_body}}
 
 
 def _credential_json(data: dict[str, Any]) -> str:
@@ -95,12 +110,8 @@ async def login_options(request: Request, db: AsyncSession) -> Response:
     return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
-@post("/login/verify", opt=policy(PUBLIC))
-async def login_verify(request: Request, db: AsyncSession) -> Response:
-    try:
-        data = await read_json(request)
-    except BadBody as exc:
-        return _json_error(request, exc.message, exc.status)
+@post("/login/verify", opt=policy(PUBLIC), **JSON_BODY)
+async def login_verify(request: Request, db: AsyncSession, payload: dict[str, Any]) -> Response:
     client = client_address(request)
     if await ratelimit.is_limited(db, ratelimit.LOGIN_FAILURES, client):
         return _json_error(request, TOO_MANY, status=429)
@@ -109,7 +120,7 @@ async def login_verify(request: Request, db: AsyncSession) -> Response:
         if session is None:
             raise passkeys.PasskeyError(N_("This sign-in attempt is no longer valid. Please try again."))
         account, credential = await passkeys.finish_authentication(db, request.app.state.settings, session,
-                                                                   _credential_json(data))
+                                                                   _credential_json(payload))
     except ValueError:
         await ratelimit.count_hit(db, ratelimit.LOGIN_FAILURES, client)
         return _json_error(request, N_("We could not sign you in with this passkey. Please try again."))
@@ -119,7 +130,7 @@ async def login_verify(request: Request, db: AsyncSession) -> Response:
             await service.refuse_login(db, audit_ctx(request), exc.security_event)
         return _json_error(request, exc.message)
     await _sign_in(request, db, account, credential)
-    return Response({"redirect": safe_next(data.get("next") if isinstance(data.get("next"), str) else None)},
+    return Response({"redirect": safe_next(payload.get("next") if isinstance(payload.get("next"), str) else None)},
                     status_code=200, headers={"Cache-Control": "no-store"})
 
 
@@ -143,17 +154,15 @@ async def enroll_page(request: Request) -> Response:
 
 @post("/enroll", opt=policy(PUBLIC))
 async def enroll_submit(request: Request, data: Form, db: AsyncSession) -> Response:
-    form = EnrollForm(data, locale=locale(request))
-    raw = form.get("code")[:64]
-    if not form.validate():
-        return render(request, "access/enroll.html", {"code": raw, "errors": form.error_map}, status=422)
-    result = await codes.check(db, request.app.state.settings.secret_key, raw, client_address(request))
-    if not result.ok:
-        message = CODE_ERRORS.get(result.error, N_("Enter the code you got from the clinic."))
-        status = 429 if result.error == "client_limited" else 422
-        return render(request, "access/enroll.html", {"code": raw, "errors": {"code": message}}, status=status)
+    secret_key, client = request.app.state.settings.secret_key, client_address(request)
+    typed = await codes.check_typed(EnrollForm(data, locale=locale(request)),
+                                    lambda raw: codes.check(db, secret_key, raw, client),
+                                    CODE_ERRORS, N_("Enter the code you got from the clinic."))
+    if not typed.ok:
+        return render(request, "access/enroll.html", {"code": typed.typed, "errors": typed.errors},
+                      status=typed.status)
     session = await _ensure_session(request, db)
-    session.enrolling_code_id = result.code.id
+    session.enrolling_code_id = typed.check.code.id
     return redirect(request, "/enroll/passkey")
 
 
@@ -189,23 +198,19 @@ async def enroll_options(request: Request, db: AsyncSession) -> Response:
     return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
-@post("/enroll/verify", opt=policy(PUBLIC))
-async def enroll_verify(request: Request, db: AsyncSession) -> Response:
-    try:
-        data = await read_json(request)
-    except BadBody as exc:
-        return _json_error(request, exc.message, exc.status)
+@post("/enroll/verify", opt=policy(PUBLIC), **JSON_BODY)
+async def enroll_verify(request: Request, db: AsyncSession, payload: dict[str, Any]) -> Response:
     enrolling = await _enrolling(request, db)
     if enrolling is None:
         return _json_error(request, N_("Enter your code first."))
     session, code, account = enrolling
-    names = PasskeyNameForm({"name": str(data.get("name") or "")}, locale=locale(request))
+    names = PasskeyNameForm({"name": str(payload.get("name") or "")}, locale=locale(request))
     if not names.validate():
         return _json_error(request, NOT_ALLOWED)
     name = names.name_or(service.device_label(request.headers.get("user-agent", "")))
     try:
         credential = await passkeys.finish_registration(db, request.app.state.settings, session, account,
-                                                        _credential_json(data), name or "Passkey")
+                                                        _credential_json(payload), name or "Passkey")
     except ValueError:
         return _json_error(request, N_("The passkey could not be created. Please try again."))
     except passkeys.PasskeyError as exc:
@@ -244,21 +249,17 @@ async def add_passkey_options(request: Request, db: AsyncSession) -> Response:
     return Response(json.loads(options), status_code=200, headers={"Cache-Control": "no-store"})
 
 
-@post("/account/passkeys/verify", opt=policy(AUTHENTICATED))
-async def add_passkey_verify(request: Request, db: AsyncSession) -> Response:
-    try:
-        data = await read_json(request)
-    except BadBody as exc:
-        return _json_error(request, exc.message, exc.status)
+@post("/account/passkeys/verify", opt=policy(AUTHENTICATED), **JSON_BODY)
+async def add_passkey_verify(request: Request, db: AsyncSession, payload: dict[str, Any]) -> Response:
     account = await db.get(Account, actor(request).account_id)
-    names = PasskeyNameForm({"name": str(data.get("name") or "")}, locale=locale(request))
+    names = PasskeyNameForm({"name": str(payload.get("name") or "")}, locale=locale(request))
     if not names.validate():
         return _json_error(request, NOT_ALLOWED)
     name = names.name_or(service.device_label(request.headers.get("user-agent", "")))
     try:
         credential = await passkeys.finish_registration(db, request.app.state.settings,
                                                         request.scope["state"]["user_session"], account,
-                                                        _credential_json(data), name or "Passkey")
+                                                        _credential_json(payload), name or "Passkey")
     except ValueError:
         return _json_error(request, N_("The passkey could not be created. Please try again."))
     except passkeys.PasskeyError as exc:

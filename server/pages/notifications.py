@@ -11,12 +11,12 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.acting import acting_for
 from server.access.json_body import BadBody, read_json
-from server.access.policy import AUTHENTICATED, PATIENT, VIEW_MEETING, policy
+from server.access.policy import AUTHENTICATED, PATIENT_SIDE, policy
 from server.i18n import N_
 from server.notify import devices, service
 from server.notify.forms import PreferencesForm
+from server.notify.routes import reading_inbox
 from server.web import actor, audit_ctx, flash, locale, redirect, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -85,10 +85,10 @@ async def send_test(request: Request, db: AsyncSession) -> Response:
     return redirect(request, PAGE)
 
 
-@get("/inbox/{notification_id:int}", opt=policy(PATIENT))
+@get("/inbox/{notification_id:int}", opt=policy(PATIENT_SIDE))
 async def open_message(request: Request, notification_id: int, db: AsyncSession) -> Response:
-    patient_id = acting_for(actor(request), VIEW_MEETING)
-    link = await service.open_notification(db, audit_ctx(request), patient_id, notification_id)
+    patient_id, include_private = reading_inbox(request)
+    link = await service.open_notification(db, audit_ctx(request), patient_id, notification_id, include_private)
     if link is None:
         raise NotFoundException()
     return redirect(request, link)

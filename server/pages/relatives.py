@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.params import Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import codes, delegations, service
+from server.access import codes, delegations, service, sessions
 from server.access.acting import acting_for
 from server.access.forms import DelegationForm, RelativeCodeForm
 from server.access.policy import AUTHENTICATED, MANAGE_DELEGATIONS, PATIENT, PUBLIC, SCOPES, policy
@@ -112,24 +113,21 @@ async def relative_code_page(request: Request) -> Response:
 
 @post("/relative/code", opt=policy(PUBLIC))
 async def relative_code_submit(request: Request, data: Form, db: AsyncSession) -> Response:
-    form = RelativeCodeForm(data, locale=locale(request))
-    raw = form.get("code")[:64]
-    if not form.validate():
-        return render(request, "access/relative_code.html", {"code": raw, "errors": form.error_map}, status=422)
-    settings = request.app.state.settings
-    result = await delegations.check_code(db, settings.secret_key, raw, client_address(request))
-    if not result.ok:
-        status = 429 if result.error == "client_limited" else 422
-        return render(request, "access/relative_code.html",
-                      {"code": raw, "errors": {"code": RELATIVE_CODE_ERRORS[result.error]}}, status=status)
-    delegation = result.delegation
+    settings, client = request.app.state.settings, client_address(request)
+    typed = await codes.check_typed(RelativeCodeForm(data, locale=locale(request)),
+                                    lambda raw: delegations.check_code(db, settings.secret_key, raw, client),
+                                    RELATIVE_CODE_ERRORS)
+    if not typed.ok:
+        return render(request, "access/relative_code.html", {"code": typed.typed, "errors": typed.errors},
+                      status=typed.status)
+    delegation = typed.check.delegation
     me = actor(request)
     if me.is_authenticated:
         # Someone with an account (a relative of another patient, a patient) adds the delegation to it.
         if me.role not in ("patient", "relative") or me.patient_id == delegation.patient_id:
             return render(request, "access/relative_code.html",
-                          {"code": raw, "errors": {"code": N_("This account cannot be a relative of this person.")}},
-                          status=422)
+                          {"code": typed.typed,
+                           "errors": {"code": N_("This account cannot be a relative of this person.")}}, status=422)
         await delegations.redeem(db, audit_ctx(request), delegation.id, me.account_id)
         flash(request, N_("You now have access to %(name)s’s page."), name=delegation.patient_name)
         return redirect(request, "/relatives")
@@ -155,19 +153,36 @@ async def act_for(request: Request, delegation_id: int, db: AsyncSession) -> Res
     delegation = await delegations.acting(db, delegation_id, actor(request).account_id)
     if delegation is None:
         raise NotFoundException()
-    request.scope["state"]["user_session"].acting_delegation_id = delegation.id
-    return redirect(request, "/home")
+    return await _switch(request, db, delegation.id, "/home")
 
 
 @post("/relatives/own", opt=policy(AUTHENTICATED))
-async def act_for_myself(request: Request) -> Response:
-    request.scope["state"]["user_session"].acting_delegation_id = None
-    return redirect(request, "/")
+async def act_for_myself(request: Request, db: AsyncSession) -> Response:
+    return await _switch(request, db, None, "/")
+
+
+async def _switch(request: Request, db: AsyncSession, delegation_id: int | None, then: str) -> Response:
+    """Whom the session acts for changes: a new session id and cookie (the old session is deleted), so nothing
+    holding the old session (patient A's) acts in the new context (patient B's); and a new CSRF cookie, so a
+    page still open in another tab of the same browser (its forms carry the old token) cannot post either."""
+    state = request.scope["state"]
+    state["user_session"], state["session_cookie"] = await sessions.rotate(
+        db, state["user_session"], request.headers.get("user-agent", ""), delegation_id)
+    response = redirect(request, then)
+    csrf = request.app.csrf_config
+    response.set_cookie(csrf.cookie_name, generate_csrf_token(csrf.secret), path=csrf.cookie_path,
+                        domain=csrf.cookie_domain, secure=csrf.cookie_secure, httponly=csrf.cookie_httponly,
+                        samesite=csrf.cookie_samesite)
+    return response
 
 
 def access_ended_handler(request: Request, exc: Exception) -> Response:
-    """The relative's very next click after access ended (by the patient or at its end date)."""
-    patient_name = request.scope.get("state", {}).get("access_ended") or ""
+    """The relative's very next click after access ended (by the patient or at its end date); or, for an
+    account without a passkey, the step that makes one."""
+    state = request.scope.get("state", {})
+    if "needs_passkey" in state:  # (the middleware queued the message saying why)
+        return redirect(request, "/account")
+    patient_name = state.get("access_ended") or ""
     response = render(request, "access/ended.html", {"patient_name": patient_name}, status=403)
     if request.headers.get("hx-request") == "true":
         # htmx does not swap a 403: load the page in full (a GET again, a change: whom they represent).

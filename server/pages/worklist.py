@@ -3,7 +3,7 @@ invitations, deadlines. It reads meetings, plans and the pathway, so it lives ab
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -79,9 +79,25 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         | {row[0] for row in progress}
     if shown:
         await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
-    sent_by = await account_names(db, {wishes.submitted_by_relative for wishes, _ in new_input})
+    by_relative = await _relatives_updates(db, [row[0] for row in progress])
+    sent_by = await account_names(db, {wishes.submitted_by_relative for wishes, _ in new_input}
+                                  | {account_id for account_id, _at in by_relative.values()})
     return {"new_input": new_input, "progress": progress, "waiting_gp": waiting_gp, "deadlines": deadlines,
-            "answers": answers, "sent_by": sent_by}
+            "answers": answers, "sent_by": sent_by, "progress_by_relative": by_relative}
+
+
+async def _relatives_updates(db: AsyncSession, patient_ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    """patient id -> (relative's account id, when) of the newest unread measure update a relative made for them."""
+    if not patient_ids:
+        return {}
+    rows = (await db.execute(
+        select(ActionPlan.patient_id, MeasureUpdate.by_account_id, MeasureUpdate.at)
+        .join(MeasureUpdate, MeasureUpdate.plan_id == ActionPlan.id)
+        .where(ActionPlan.patient_id.in_(patient_ids), MeasureUpdate.read_at.is_(None),
+               MeasureUpdate.on_behalf_of.is_not(None))
+        .order_by(MeasureUpdate.at, MeasureUpdate.id)
+    )).all()
+    return {patient_id: (account_id, at) for patient_id, account_id, at in rows}  # the newest wins
 
 
 @get("/clinic/worklist", opt=policy(CLINICIAN))

@@ -74,6 +74,8 @@ class MeasureUpdate(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by_account_id: Mapped[int | None] = mapped_column(Integer)
     by_role: Mapped[str] = mapped_column(String(32))
+    # A relative's update: by_account_id is the relative's account, on_behalf_of the patient they acted for.
+    on_behalf_of: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by the clinic

@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access.service import account_names
 from server.audit.service import AuditContext, record
 from server.dates import stored_date
 from server.forms import Form, choice, text
 from server.i18n import N_
 from server.notify import reminders
+from server.pathway.models import Patient
 from server.plan.document import Goal, Measure, decode
 from server.plan.forms import OUTCOME_LABELS, STATUS_LABELS  # noqa: F401 - the clinic's labels, re-used here
 from server.plan.models import STATUSES, ActionPlan, MeasureUpdate, PlanVersion
@@ -49,6 +51,7 @@ class MeasureView:
     timeframe: str
     status: str
     notes: list[MeasureUpdate] = field(default_factory=list)  # the patient's latest notes, newest first
+    status_update: MeasureUpdate | None = None  # the update that set the current status (None: the version's)
 
     @property
     def own(self) -> bool:
@@ -67,6 +70,9 @@ class PlanView:
     version: PlanVersion
     goals: list[Goal]
     measures: list[MeasureView]
+    # Updates a relative made for the patient: the relatives' names (account id -> name) and the patient's.
+    relative_names: dict[int, str] = field(default_factory=dict)
+    patient_name: str = ""
 
     @property
     def own(self) -> list[MeasureView]:
@@ -108,13 +114,16 @@ async def _updates(db: AsyncSession, plan_id: int) -> list[MeasureUpdate]:
                                  .order_by(MeasureUpdate.at, MeasureUpdate.id)))
 
 
+def status_update(measure: Measure, version: PlanVersion, updates: list[MeasureUpdate]) -> MeasureUpdate | None:
+    """The latest update that set the measure's status after the version was published."""
+    return next((u for u in reversed(updates)
+                 if u.measure_uid == measure.uid and u.status and u.at > version.published_at), None)
+
+
 def current_status(measure: Measure, version: PlanVersion, updates: list[MeasureUpdate]) -> str:
     """The latest status set on the measure after the version was published, else the version's own."""
-    status = measure.status or "planned"
-    for update in updates:
-        if update.measure_uid == measure.uid and update.status and update.at > version.published_at:
-            status = update.status
-    return status
+    latest = status_update(measure, version, updates)
+    return latest.status if latest else measure.status or "planned"
 
 
 def build_view(version: PlanVersion, updates: list[MeasureUpdate]) -> PlanView:
@@ -126,8 +135,18 @@ def build_view(version: PlanVersion, updates: list[MeasureUpdate]) -> PlanView:
             uid=raw.uid, title=raw.title, description=raw.description, responsible=raw.responsible,
             participant=raw.participant, goal=document.goal_text(raw.goal), start=stored_date(raw.start),
             due=stored_date(raw.due), timeframe=raw.timeframe, status=current_status(raw, version, updates),
-            notes=notes[:NOTES_SHOWN]))
+            notes=notes[:NOTES_SHOWN], status_update=status_update(raw, version, updates)))
     return PlanView(version, document.goals, measures)
+
+
+async def _with_relatives(db: AsyncSession, view: PlanView, patient_id: int, updates: list[MeasureUpdate]) -> PlanView:
+    """The names an update by a relative is shown with ("Registered by Ola (relative) for Kari"); no query
+    when no relative has updated the plan."""
+    by_relative = {u.by_account_id for u in updates if u.on_behalf_of is not None}
+    if by_relative:
+        view.relative_names = await account_names(db, by_relative)
+        view.patient_name = await db.scalar(select(Patient.name).where(Patient.id == patient_id)) or ""
+    return view
 
 
 async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | None, PlanView | None]:
@@ -135,7 +154,8 @@ async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | 
     versions = published(plan)
     if not versions:
         return plan, None
-    return plan, build_view(versions[-1], await _updates(db, plan.id))
+    updates = await _updates(db, plan.id)
+    return plan, await _with_relatives(db, build_view(versions[-1], updates), patient_id, updates)
 
 
 async def read_current(db: AsyncSession, ctx: AuditContext, patient_id: int,
@@ -210,7 +230,7 @@ async def read_comparison(db: AsyncSession, ctx: AuditContext, patient_id: int, 
 async def save_update(db: AsyncSession, ctx: AuditContext, plan: ActionPlan, uid: str, *,
                       status: str | None = None, note: str = "") -> MeasureUpdate:
     update = MeasureUpdate(plan_id=plan.id, measure_uid=uid, by_account_id=ctx.account_id, by_role="patient",
-                           status=status, note=note)
+                           on_behalf_of=ctx.on_behalf_of, status=status, note=note)
     db.add(update)
     await db.flush()
     await reminders.measure_status_changed(db, plan_id=plan.id, uid=uid, status=status)

@@ -82,7 +82,11 @@ async def _relative(db, patient) -> dict:
     from server.access import delegations
     from server.audit.service import AuditContext
 
+    from server.access.models import Credential
+
     ola = await create_account(db, "relative", "Ola Nordmann")
+    db.add(Credential(account_id=ola.id, credential_id=b"ola-phone", public_key=b"k", sign_count=0,
+                      name="Phone"))  # an account without a passkey never acts for anyone
     delegation, _ = await delegations.give(db, SECRET, AuditContext(None, "patient"), patient.id, patient.name,
                                            "Ola Nordmann", "partner", frozenset({"see", "act"}),
                                            delegations.default_end())

@@ -52,6 +52,8 @@ RELATIVE_SCOPES = {"relative_see": ("see",), "relative_act": ("act",), "relative
                    "relative_revoked": ("see", "act"), "relative_of_b": ("see", "act")}
 # Changes a relative may make only with the act scope (everything else that changes is the patient's own).
 ACT_CHANGES = ("/plan/measures/", "/meeting/wishes")
+# What a relative with see may change: marking the patient's (not private) messages read.
+SEE_CHANGES = ("/inbox/read",)
 # Routes whose path parameter names an object that belongs to patient A.
 OWNED_BY_PATIENT_A = ("/account/passkeys/", "/account/sessions/", "/meeting/", "/plan/measures/",
                       "/research/meetings/", "/research/receipts/", "/settings/notifications/devices/", "/inbox/")
@@ -198,8 +200,10 @@ async def test_access_matrix(world, client, db, path, method):
             assert status == 403, f"ended access must be refused at once: {label}"
             assert "access has ended" in response.text, label
         elif actor_name.startswith("relative") and policy_name == "patient_side" and (
-                (actor_name == "relative_of_b" and re.search(r"\{(meeting_id|uid)", path)) or not {"see", "act"} & set(scopes)
-                or (method == "POST" and (not path.startswith(ACT_CHANGES) or "act" not in scopes))):
+                (actor_name == "relative_of_b" and re.search(r"\{(meeting_id|uid|notification_id)", path))
+                or not {"see", "act"} & set(scopes)
+                or (method == "POST" and not path.startswith(SEE_CHANGES)
+                    and (not path.startswith(ACT_CHANGES) or "act" not in scopes))):
             assert status in (403, 404), f"a relative may not do this: {label}"
         elif not route_allows(policy_name, actor):
             if actor_name == "anonymous":
@@ -212,3 +216,48 @@ async def test_access_matrix(world, client, db, path, method):
             assert status == 404, f"another patient's object must be a 404: {label}"
         else:
             assert status not in (401, 403), label
+
+
+@pytest.mark.parametrize("actor_name", list(RELATIVE_SCOPES))
+async def test_relatives_and_the_patients_inbox_one_rule(world, client, db, actor_name):
+    """A relative with see (or act) reads, opens and marks read patient A's messages, never the private ones
+    (a research request); without see, of another patient, or after the access ended: refused."""
+    from datetime import timedelta
+
+    from server.access.models import Delegation
+    from server.db import utcnow
+    from server.notify.models import Notification
+
+    patient_a, _ = await world.patient("Anne A")
+    patient_b, _ = await world.patient("Bjørn B")
+    scopes = RELATIVE_SCOPES[actor_name]
+    ends_in = timedelta(seconds=-1) if actor_name == "relative_expired" else None
+    account, delegation = await world.relative(patient_b if actor_name == "relative_of_b" else patient_a, scopes,
+                                               ends_in=ends_in)
+    note = Notification(patient_id=patient_a.id, message="Hello", params={}, link="/meeting")
+    secret = Notification(patient_id=patient_a.id, message="Research", params={}, link="/research", private=True)
+    db.add_all([note, secret])
+    await db.commit()
+    note_id, secret_id = note.id, secret.id
+    await db.commit()
+    await world.login_as_relative(account, delegation)
+    if actor_name == "relative_revoked":
+        row = await db.get(Delegation, delegation.id)
+        row.ended_at = utcnow() - timedelta(seconds=1)
+        await db.commit()
+    token = await csrf_token(client, "/enroll")
+    opened = await client.get(f"/inbox/{note_id}", follow_redirects=False)
+    private = await client.get(f"/inbox/{secret_id}", follow_redirects=False)
+    marked = await client.post("/inbox/read", data={"_csrf_token": token}, follow_redirects=False)
+    read = dict((await db.execute(select(Notification.id, Notification.read_at))).all())
+    await db.commit()
+    if actor_name in ("relative_see", "relative_act", "relative_see_act"):
+        assert opened.status_code == 303 and opened.headers["location"] == "/meeting"
+        assert private.status_code == 404 and marked.status_code == 303
+        assert read[note_id] is not None and read[secret_id] is None  # the private message stays unread
+    else:
+        expected = 403 if actor_name in ("relative_expired", "relative_revoked") else 404
+        assert (opened.status_code, private.status_code) == (expected, expected), actor_name
+        # (patient B's relative marks B's messages read, never A's)
+        assert marked.status_code == (303 if actor_name == "relative_of_b" else expected)
+        assert read[note_id] is None and read[secret_id] is None

@@ -69,7 +69,8 @@ async def test_purge_removes_expired_rows_and_keeps_live_ones(db, world, setting
     await _old_and_new_rows(db, world, settings)
     counts = await purge.purge(db, settings)
     await db.commit()
-    assert counts == {"challenges": 1, "sessions": 1, "codes": 1, "rate_limit_hits": 1}
+    assert counts == {"challenges": 1, "sessions": 1, "codes": 1, "rate_limit_hits": 1,
+                      "unfinished_relatives": 0}
     assert await _count(db, UserSession) == 1 and await _count(db, Challenge) == 1
     assert await _count(db, EnrollmentCode) == 1 and await _count(db, RateLimitHit) == 1
 
