@@ -80,9 +80,8 @@ def build_world(server):
 async def _relative(db, patient) -> dict:
     """Ola, Kari's partner, with see and act: the relatives pages and the banner on her pages."""
     from server.access import delegations
-    from server.audit.service import AuditContext
-
     from server.access.models import Credential
+    from server.audit.service import AuditContext
 
     ola = await create_account(db, "relative", "Ola Nordmann")
     db.add(Credential(account_id=ola.id, credential_id=b"ola-phone", public_key=b"k", sign_count=0,
