@@ -73,7 +73,9 @@ def test_the_scheduling_form_is_compact_at_1280_px(phone, live_server):
     device.goto(f"/clinic/patients/{patient_id}/meetings/new?number=1")
     height = device.page.evaluate("document.documentElement.scrollHeight")
     print("schedule form height at 1280 px:", height)
-    assert height < 4000  # 3,735 px with the GP, NAV and one empty row
+    # 3,735 px on its own branch; 4,037 px once the merged header and part-start fields are in: a little over
+    # half of the 7,800 px it was. The bound catches a return of the six empty rows and four agenda items.
+    assert height < 4400
     expect(device.page.get_by_role("button", name="Legg til en deltaker til")).to_be_visible()
 
 
