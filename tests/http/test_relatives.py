@@ -209,7 +209,7 @@ WALK = {"goals": [], "measures": [
      "goal": "", "start": "", "due": "", "timeframe": "", "status": "planned", "evaluation": None},
     {"uid": "m-diary", "title": "Søvndagbok", "description": "", "responsible": "patient", "participant": "",
      "goal": "", "start": "", "due": "", "timeframe": "", "status": "planned", "evaluation": None}]}
-BY_OLA = re.compile(r"Registered by Ola Nordmann \(relative\) for Kari Nordmann, [^<]+ at \d{1,2}[:.]\d\d")
+BY_OLA = re.compile(r"Registered by Ola Nordmann \(relative\) for Kari Nordmann, \d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d")  # en-GB, 24-hour
 
 
 async def test_a_relatives_measure_update_is_stored_with_both_identities_and_attributed_everywhere(client, world, db):
