@@ -1,7 +1,7 @@
 """Sending Web Push messages: VAPID (RFC 8292), aes128gcm (RFC 8291) and one shared aiohttp session.
 
 A `Pusher` belongs to one worker. Per message it encrypts the payload for the device (a fresh ephemeral key:
-ECDH + HKDF + AES-GCM, as pywebpush's `WebPusher.encode` does) and POSTs it with an explicit timeout and TTL
+ECDH + HKDF + AES-GCM, by pywebpush's `WebPusher.encode`) and POSTs it with an explicit timeout and TTL
 (pywebpush's defaults are none and 0), `Urgency`, and a `Topic` per reminder so that a resend replaces
 the earlier message on the phone. The VAPID `Authorization` header is signed per push-service origin
 (`aud`) from a fresh claims dict and reused for `SIGN_EVERY`; its JWT expires `VAPID_VALID_FOR` after
@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
-import http_ece
 import yarl
-from cryptography.hazmat.primitives.asymmetric import ec
+from pywebpush import WebPusher
 
 from server.i18n import N_
 
@@ -58,18 +57,19 @@ def unb64(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """A push subscription as the sender needs it: where to POST and the device's keys (raw bytes)."""
+    """A push subscription as the sender needs it: where to POST, and pywebpush's encoder for its keys
+    (built once per device: pywebpush copies and decodes the subscription when the encoder is made)."""
 
     id: int
     endpoint: str
-    p256dh: bytes  # the browser's P-256 public key (uncompressed point)
-    auth: bytes  # its 16-byte auth secret
+    encoder: WebPusher
     url: yarl.URL
 
     @classmethod
     def of(cls, id_: int, endpoint: str, p256dh: str, auth: str) -> "Device":
         """From the stored subscription (base64url keys, as PushSubscription.toJSON() gives them)."""
-        return cls(id_, endpoint, unb64(p256dh), unb64(auth), yarl.URL(endpoint))
+        return cls(id_, endpoint, WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}),
+                   yarl.URL(endpoint))
 
 
 def origin_of(endpoint: str) -> str:
@@ -79,11 +79,9 @@ def origin_of(endpoint: str) -> str:
 
 
 def encrypt(device: Device, data: bytes) -> bytes:
-    """The aes128gcm body (RFC 8291) for one device: a fresh ephemeral P-256 key, ECDH with the device's key,
-    HKDF with its auth secret and a random salt, AES-128-GCM. This is pywebpush's `WebPusher.encode` (same
-    http_ece call) without its per-call deep copy and base64 decoding of the subscription."""
-    return http_ece.encrypt(data, salt=None, private_key=ec.generate_private_key(ec.SECP256R1()),
-                            dh=device.p256dh, auth_secret=device.auth, version="aes128gcm")
+    """The aes128gcm body (RFC 8291) for one device, by pywebpush: a fresh ephemeral P-256 key, ECDH with the
+    device's key, HKDF with its auth secret and a random salt, AES-128-GCM."""
+    return device.encoder.encode(data, content_encoding="aes128gcm")["body"]
 
 
 def outcome_of(status: int) -> Outcome:
