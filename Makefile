@@ -60,7 +60,7 @@ bench-push: install-test
 messages: install
 	# --ignore-dirs: pybabel skips folders starting with "_" (our _components/) unless told otherwise
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -o server/translations/messages.pot --no-location --omit-header --ignore-dirs='.*' .
-	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i server/translations/messages.pot -d server/translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
