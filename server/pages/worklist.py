@@ -71,7 +71,7 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         | {row[3].id for row in answers} \
         | {row[0] for row in progress}
     if shown:
-        await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
+        await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist", as_list=True)
     sent_by = await account_names(db, {wishes.submitted_by_relative for wishes, _ in new_input})
     return {"new_input": new_input, "progress": progress, "waiting_gp": waiting_gp, "deadlines": deadlines,
             "answers": answers, "sent_by": sent_by}
