@@ -67,7 +67,7 @@ async def populate(url: str) -> tuple[str, int, int]:
                     patient, action = None, "patient.list_view"
                     others = set(rng.sample(range(2, PATIENTS + 1), 24))
                     listed = sorted(others | ({1} if rng.random() < 0.1 else set()))
-                    listed_rows += [{"event_id": seq, "patient_id": p} for p in listed]
+                    listed_rows += [{"event_id": seq, "patient_id": p, "actor_account_id": actor} for p in listed]
                 else:
                     # The measured patient (id 1) is a heavy one: a tenth of all events.
                     patient, action = (1 if rng.random() < 0.1 else rng.randint(1, PATIENTS)), rng.choice(ACTIONS)

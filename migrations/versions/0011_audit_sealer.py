@@ -71,8 +71,12 @@ def upgrade() -> None:
     op.create_table('audit_event_patients',
         sa.Column('patient_id', sa.Integer(), nullable=False),
         sa.Column('event_id', sa.Integer(), nullable=False),
+        sa.Column('actor_account_id', sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint('patient_id', 'event_id', name='pk_audit_event_patients'),
     )
+    op.create_index('ix_audit_event_patients_patient_actor', 'audit_event_patients', ['patient_id', 'actor_account_id'],
+                    unique=False)
+    op.create_index('ix_audit_event_patients_event', 'audit_event_patients', ['event_id'], unique=False)
 
 
 def downgrade() -> None:

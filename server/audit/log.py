@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, union, union_all
+from sqlalchemy import or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEvent, AuditEventPatient
@@ -49,13 +49,26 @@ async def events_by_others(db: AsyncSession, patient_id: int, own_account_id: in
     return list((await db.scalars(stmt)).all())
 
 
+_PEOPLE = """
+WITH RECURSIVE own(actor) AS (
+    SELECT MIN(actor_account_id) FROM audit_events WHERE patient_id = :p AND actor_account_id IS NOT NULL
+    UNION ALL
+    SELECT (SELECT MIN(actor_account_id) FROM audit_events WHERE patient_id = :p AND actor_account_id > own.actor)
+    FROM own WHERE own.actor IS NOT NULL
+), listed(actor) AS (
+    SELECT MIN(actor_account_id) FROM audit_event_patients WHERE patient_id = :p AND actor_account_id IS NOT NULL
+    UNION ALL
+    SELECT (SELECT MIN(actor_account_id) FROM audit_event_patients WHERE patient_id = :p
+            AND actor_account_id > listed.actor)
+    FROM listed WHERE listed.actor IS NOT NULL
+)
+SELECT actor FROM own WHERE actor IS NOT NULL UNION SELECT actor FROM listed WHERE actor IS NOT NULL
+"""
+
+
 async def people(db: AsyncSession, patient_id: int, own_account_id: int | None) -> list[int]:
-    """The accounts that have read or changed the patient's data (for the filter)."""
-    own = select(AuditEvent.actor_account_id).where(
-        AuditEvent.patient_id == patient_id, AuditEvent.actor_account_id.is_not(None),
-        AuditEvent.actor_account_id != (own_account_id or -1)).distinct()
-    listed = (select(AuditEvent.actor_account_id).join(AuditEventPatient, AuditEvent.id == AuditEventPatient.event_id)
-              .where(AuditEventPatient.patient_id == patient_id, AuditEvent.actor_account_id.is_not(None),
-                     AuditEvent.actor_account_id != (own_account_id or -1)).distinct())
-    rows = await db.scalars(union(own, listed))
-    return [r for r in rows.all() if r is not None]
+    """The accounts that have read or changed the patient's data (for the filter). A skip scan: one index
+    probe per person (on (patient_id, actor_account_id) of the events and of the list events' side table),
+    not a pass over the patient's whole history."""
+    rows = await db.execute(text(_PEOPLE), {"p": patient_id})
+    return sorted(actor for (actor,) in rows.all() if actor is not None and actor != own_account_id)

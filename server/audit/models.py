@@ -52,9 +52,15 @@ class AuditEvent(Base):
 
 
 class AuditEventPatient(Base):
-    """The patients one list event named: the patient's access log ("who saw me") reads it by patient."""
+    """The patients one list event named: the patient's access log ("who saw me") reads it by patient.
+    The event's actor is repeated here so that the log's person filter and list need not visit the events
+    (`verify` checks it is the event's own)."""
 
     __tablename__ = "audit_event_patients"
+    __table_args__ = (Index("ix_audit_event_patients_patient_actor", "patient_id", "actor_account_id"),
+                      # The sealer and verification read an event's patients.
+                      Index("ix_audit_event_patients_event", "event_id"))
 
     patient_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_account_id: Mapped[int | None] = mapped_column(Integer)

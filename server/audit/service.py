@@ -118,7 +118,8 @@ def _append_pending(session: Session) -> None:
             event_id = session.execute(insert(_table).returning(_table.c.id),
                                        _row(ctx, at, action, pid, outcome, detail, listed)).scalar_one()
             if listed:
-                session.execute(insert(_listed_table), [{"event_id": event_id, "patient_id": p} for p in listed])
+                session.execute(insert(_listed_table), [{"event_id": event_id, "patient_id": p,
+                                                         "actor_account_id": ctx.account_id} for p in listed])
     _recorded = True
 
 
@@ -128,24 +129,35 @@ def _drop_pending(session: Session, previous_transaction: SessionTransaction) ->
         session.info.pop(_PENDING, None)
 
 
-async def _listed(db: AsyncSession, event_ids: list[int]) -> dict[int, list[int]]:
-    """The patients named by these list events, each list sorted (as hashed)."""
-    out: dict[int, list[int]] = {event_id: [] for event_id in event_ids}
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start:start + 500]
-        rows = await db.execute(select(AuditEventPatient.event_id, AuditEventPatient.patient_id)
+async def _listed(db: AsyncSession, events: dict[int, int | None]) -> dict[int, list[int] | None]:
+    """The patients named by these list events ({event id: its actor}), each list sorted (as hashed);
+    None for an event whose side rows name another actor than the event (they were changed)."""
+    out: dict[int, list[int] | None] = {event_id: [] for event_id in events}
+    ids = list(events)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = await db.execute(select(AuditEventPatient.event_id, AuditEventPatient.patient_id,
+                                       AuditEventPatient.actor_account_id)
                                 .where(AuditEventPatient.event_id.in_(chunk)))
-        for event_id, patient_id in rows.all():
-            out[event_id].append(patient_id)
+        for event_id, patient_id, actor in rows.all():
+            if out[event_id] is not None and actor == events[event_id]:
+                out[event_id].append(patient_id)
+            else:
+                out[event_id] = None
     for patients in out.values():
-        patients.sort()
+        if patients is not None:
+            patients.sort()
     return out
 
 
-def _row_canonical(row, seq: int, listed: dict[int, list[int]]) -> str:
+def _row_canonical(row, seq: int, listed: dict[int, list[int] | None]) -> str:
+    patients = None
+    if row.patient_count is not None:
+        patients = listed.get(row.id)
+        if patients is None:  # side rows naming another actor: make the event fail to verify
+            patients = ["altered"]
     return _canonical(seq, row.at, row.actor_account_id, row.actor_role, row.patient_id, row.action, row.outcome,
-                      row.request_id, row.detail, row.on_behalf_of,
-                      listed.get(row.id) if row.patient_count is not None else None)
+                      row.request_id, row.detail, row.on_behalf_of, patients)
 
 
 _UNSEALED = (AuditEvent.id, AuditEvent.at, AuditEvent.actor_account_id, AuditEvent.actor_role, AuditEvent.patient_id,
@@ -177,7 +189,7 @@ async def seal(db: AsyncSession, *, wait: bool = True, batch: int = SEAL_BATCH) 
         head = (await db.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.is_not(None))
                                  .order_by(AuditEvent.seq.desc()).limit(1))).first()
         seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-        listed = await _listed(db, [row.id for row in rows if row.patient_count is not None])
+        listed = await _listed(db, {row.id: row.actor_account_id for row in rows if row.patient_count is not None})
         params = []
         for row in rows:
             seq += 1
@@ -257,7 +269,7 @@ async def verify(db: AsyncSession, batch: int = 5000,
         )).all()
         if not rows:
             return checked, None
-        listed = await _listed(db, [row.id for row in rows if row.patient_count is not None])
+        listed = await _listed(db, {row.id: row.actor_account_id for row in rows if row.patient_count is not None})
         for row in rows:
             if row.seq != expected_seq or row.prev_hash != prev or row.hash != compute_hash(
                     prev, _row_canonical(row, row.seq, listed)):
@@ -296,7 +308,7 @@ async def verify_rows(db: AsyncSession, rows: list[AuditEvent]) -> bool:
     before = {row.seq - 1 for row in rows}
     hashes = dict((await db.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(before)))).all())
     hashes[0] = GENESIS
-    listed = await _listed(db, [row.id for row in rows if row.patient_count is not None])
+    listed = await _listed(db, {row.id: row.actor_account_id for row in rows if row.patient_count is not None})
     for row in rows:
         if hashes.get(row.seq - 1) != row.prev_hash or row.hash != compute_hash(
                 row.prev_hash or "", _row_canonical(row, row.seq, listed)):

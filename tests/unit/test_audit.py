@@ -242,7 +242,11 @@ async def test_a_list_is_one_event_naming_its_patients_in_the_hash(db, client):
     await db.commit()
     assert sorted(p for (p,) in listed) == [11, 12, 13]
     assert await _verify_fresh(db) == (1, None)
-    # Removing a patient from the list (or adding one) breaks the chain at that event.
+    # Naming another person as the one who saw the list breaks it; so do removing or adding a patient.
+    await _tamper(db, "UPDATE audit_event_patients SET actor_account_id = 8 WHERE patient_id = 12")
+    assert await _verify_fresh(db) == (0, 1)
+    await _tamper(db, "UPDATE audit_event_patients SET actor_account_id = 7")
+    assert await _verify_fresh(db) == (1, None)
     await _tamper(db, "DELETE FROM audit_event_patients WHERE patient_id = 12")
     assert await _verify_fresh(db) == (0, 1)
     await _tamper(db, "INSERT INTO audit_event_patients (patient_id, event_id) VALUES (12, 1), (99, 1)")
