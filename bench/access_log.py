@@ -2,7 +2,9 @@
 
 Run: `.venv/bin/python bench/access_log.py` (SQLite) or with BENCH_DATABASE_URL=postgresql://... .
 BENCH_EVENTS audit events (default 200 000) over BENCH_PATIENTS patients (default 2 000); the measured
-patient has a tenth of them. Target: p95 under 150 ms per page.
+patient has a tenth of them. A quarter of the events are list views (a worklist or patient-list page: one
+event naming 25 patients in audit_event_patients), the measured patient on a tenth of those lists.
+Target: p95 under 150 ms per page.
 Not part of `make test`: timings belong here.
 """
 
@@ -28,7 +30,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from server.access import sessions  # noqa: E402
 from server.access.service import create_account  # noqa: E402
 from server.app import create_app  # noqa: E402
-from server.audit.models import AuditEvent  # noqa: E402
+from server.audit.models import AuditEvent, AuditEventPatient  # noqa: E402
 from server.audit.service import GENESIS, _canonical, compute_hash  # noqa: E402
 from server.cli import db_upgrade  # noqa: E402
 from server.db import make_engine, make_sessionmaker, utcnow  # noqa: E402
@@ -56,21 +58,33 @@ async def populate(url: str) -> tuple[str, int, int]:
         await db.commit()
         prev, start = GENESIS, utcnow() - timedelta(days=365)
         for first in range(1, EVENTS + 1, 10_000):
-            rows = []
+            rows, listed_rows = [], []
             for seq in range(first, min(first + 10_000, EVENTS + 1)):
                 at = start + timedelta(seconds=seq * 150)
                 actor = rng.choice(clinicians).id
-                # The measured patient (id 1) is a heavy one: a tenth of all events.
-                patient, action = (1 if rng.random() < 0.1 else rng.randint(1, PATIENTS)), rng.choice(ACTIONS)
-                digest = compute_hash(prev, _canonical(seq, at, actor, "clinician", patient, action, "ok", "", ""))
-                rows.append({"seq": seq, "at": at, "actor_account_id": actor, "actor_role": "clinician",
+                listed = None
+                if rng.random() < 0.25:  # a list page: one event naming 25 patients
+                    patient, action = None, "patient.list_view"
+                    others = set(rng.sample(range(2, PATIENTS + 1), 24))
+                    listed = sorted(others | ({1} if rng.random() < 0.1 else set()))
+                    listed_rows += [{"event_id": seq, "patient_id": p, "actor_account_id": actor} for p in listed]
+                else:
+                    # The measured patient (id 1) is a heavy one: a tenth of all events.
+                    patient, action = (1 if rng.random() < 0.1 else rng.randint(1, PATIENTS)), rng.choice(ACTIONS)
+                digest = compute_hash(prev, _canonical(seq, at, actor, "clinician", patient, action, "ok", "", "",
+                                                       None, listed))
+                rows.append({"id": seq, "seq": seq, "at": at, "actor_account_id": actor, "actor_role": "clinician",
                              "patient_id": patient, "action": action, "outcome": "ok", "request_id": "",
-                             "detail": "", "prev_hash": prev, "hash": digest})
+                             "detail": "", "patient_count": None if listed is None else len(listed),
+                             "prev_hash": prev, "hash": digest})
                 prev = digest
             await db.execute(insert(AuditEvent), rows)
+            if listed_rows:
+                await db.execute(insert(AuditEventPatient), listed_rows)
             await db.commit()
         if engine.dialect.name == "postgresql":
             await db.execute(text("ANALYZE audit_events"))
+            await db.execute(text("ANALYZE audit_event_patients"))
             await db.commit()
     await engine.dispose()
     return token, clinicians[0].id, patient_account.id

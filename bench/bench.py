@@ -170,7 +170,8 @@ def run_backend(backend: str, url: str, tmp: Path) -> list[str]:
     db_upgrade(settings)
     started = time.perf_counter()
     fixture = asyncio.run(fill(settings.database_url, PATIENTS, AUDIT_ROWS, min(200, PATIENTS)))
-    print(f"{backend}: filled in {time.perf_counter() - started:.1f} s", flush=True)
+    load = open("/proc/loadavg").read().strip()
+    print(f"{backend}: filled in {time.perf_counter() - started:.1f} s; load average {load}", flush=True)
     ratios = asyncio.run(ceiling_ratios(settings, fixture.patient_tokens))
     workers = int(os.environ.get("BENCH_WORKERS", "2" if backend == "postgresql" else "1"))
     rates = {"patient": float(os.environ.get("BENCH_RATE", "200" if backend == "postgresql" else "100")),
@@ -184,10 +185,13 @@ def main() -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     table = []
     with tempfile.TemporaryDirectory() as tmp:
-        table += run_backend("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp))
-        if os.environ.get("BENCH_PG_URL"):
+        backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
+        if "sqlite" in backends:
+            table += run_backend("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp))
+        if os.environ.get("BENCH_PG_URL") and "postgresql" in backends:
             table += run_backend("postgresql", os.environ["BENCH_PG_URL"], Path(tmp))
     print("\n".join(["", f"{'figure':<54} {'measured':>22}   {'target':<26}", *table]))
+    print(f"load average at the end: {open('/proc/loadavg').read().strip()}")
     return 0
 
 

@@ -96,26 +96,18 @@ def serving(settings, workers: int = 1, port: int | None = None, env: dict[str, 
 
 @contextlib.contextmanager
 def server_process(settings, workers: int = 1, port: int | None = None, env: dict[str, str] | None = None):
-    """As `serving`, yielding (the process, its base URL): with one worker the process IS the server."""
-    port = port or _free_port()
-    env = os.environ | {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key,
-                        "SAMHANDLING_VAR_DIR": str(settings.var_dir),
-                        "PUBLIC_ORIGIN": f"http://localhost:{port}"} | (env or {})
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
-                                "--workers", str(workers)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    """As `serving`, yielding (the process, its base URL): with one worker the process IS the server.
+
+    A free port can be taken by another program before the server binds it (then /healthz may even be
+    answered by that program): the server's exit is noticed and it starts again on another port."""
+    for _attempt in range(3):
+        process, base = _start(settings, workers, port, env)
+        if process is not None:
+            break
+        port = None
+    else:
+        raise RuntimeError("the server did not start (three attempts)")
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode()[-2000:])
-            time.sleep(0.1)
-        time.sleep(0.5 * workers)  # every worker up
         yield process, base
     finally:
         if process.poll() is None:
@@ -125,3 +117,30 @@ def server_process(settings, workers: int = 1, port: int | None = None, env: dic
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _start(settings, workers: int, port: int | None, env: dict[str, str] | None):
+    port = port or _free_port()
+    env = os.environ | {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key,
+                        "SAMHANDLING_VAR_DIR": str(settings.var_dir),
+                        "PUBLIC_ORIGIN": f"http://localhost:{port}"} | (env or {})
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
+                                "--workers", str(workers)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5 * workers)  # every worker up
+    if process.poll() is not None:  # it never served: the port was taken (or it failed at start)
+        error = process.stderr.read().decode()[-2000:]
+        if "address already in use" not in error.lower():
+            raise RuntimeError(error)
+        return None, base
+    return process, base

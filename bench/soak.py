@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from server.access import sessions  # noqa: E402
 from server.access.middleware import LANG_COOKIE  # noqa: E402
 from server.access.service import create_account  # noqa: E402
-from server.audit.service import verify_database  # noqa: E402
+from server.audit.service import pending_database, seal_database, verify_database  # noqa: E402
 from server.cli import db_upgrade  # noqa: E402
 from server.db import make_engine, make_sessionmaker  # noqa: E402
 from server.i18n import today_oslo  # noqa: E402
@@ -239,17 +239,22 @@ async def main() -> int:
     elapsed = time.monotonic() - started
     log_text = log_path.read_text(errors="replace")
     crashes = [line for line in log_text.splitlines() if any(sign in line for sign in CRASH_SIGNS)]
+    await seal_database(url)  # what the stopped server had not sealed yet
     checked, broken = await verify_database(url)
+    unsealed = await pending_database(url)
     total = sum(tally.statuses.values())
     print(f"soak: {total} requests in {elapsed:.0f} s ({total / elapsed:.0f}/s)")
     for key, count in sorted(tally.statuses.items()):
         print(f"  {key:<14} {count}")
-    print(f"audit chain: {checked} events, {'intact' if broken is None else f'BROKEN at {broken}'}")
+    print(f"audit chain: {checked} events, {'intact' if broken is None else f'BROKEN at {broken}'}"
+          f"{f', {unsealed} left unsealed' if unsealed else ''}")
     problems = tally.failures[:20] + crashes[:20]
     if not alive:
         problems.append(f"the server process exited (status {server.returncode})")
     if broken is not None and intact_before:
         problems.append("the audit chain is broken")
+    if unsealed:
+        problems.append("audit events left unsealed after `seal`")
     if problems or tally.failures:
         print(f"FAILED: {len(tally.failures)} failed requests, {len(crashes)} crash lines in {log_path}")
         for line in problems:

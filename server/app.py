@@ -22,6 +22,7 @@ from server.access import purge
 from server.access.edge import edge_middleware
 from server.access.middleware import AccessEnded, provide_db, request_context_middleware
 from server.access.policy import PUBLIC
+from server.audit.service import seal_periodically
 from server.dates import EXAMPLE_DATE
 from server.dates import FILTERS as DATE_FILTERS
 from server.db import make_engine, make_sessionmaker
@@ -150,12 +151,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.purge_task = asyncio.create_task(
             purge.purge_periodically(app.state.sessionmaker, settings, purge.PURGE_EVERY))
+        if settings.audit_seal_seconds > 0:  # the audit events' chain positions and hashes, in the background
+            app.state.seal_task = asyncio.create_task(
+                seal_periodically(app.state.sessionmaker, every=settings.audit_seal_seconds))
         if settings.run_worker:  # the reminder worker; `samhandling worker` runs it on its own
             app.state.worker_task = asyncio.create_task(
                 worker.run_forever(app.state.sessionmaker, app.state.vapid, settings.vapid_subject))
 
     async def shutdown(app: Litestar) -> None:
-        for task in ("purge_task", "worker_task"):
+        for task in ("purge_task", "worker_task", "seal_task"):
             if task in app.state:
                 getattr(app.state, task).cancel()
                 with suppress(asyncio.CancelledError):

@@ -1,4 +1,4 @@
-"""samhandling db-upgrade | serve | seed-demo | create-admin NAME | audit-verify | purge | worker
+"""samhandling db-upgrade | serve | seed-demo | create-admin NAME | seal | audit-verify | purge | worker
 
 create-admin prints a code that works at once, without a second administrator's approval: the
 CLI is the operator with access to the server (and so to the database and SECRET_KEY), who
@@ -56,15 +56,30 @@ def create_admin(settings: Settings, name: str) -> str:
     return asyncio.run(_with_db(settings, work))
 
 
-def audit_verify(settings: Settings) -> int:
-    """Read-only, from one snapshot, in batches: the live service keeps writing meanwhile."""
-    from server.audit.service import verify_database
+def seal(settings: Settings) -> int:
+    """Give the unsealed audit events their chain position and hash (the app does this by itself)."""
+    from server.audit.service import seal_database
 
-    checked, broken = asyncio.run(verify_database(settings.database_url))
+    return asyncio.run(seal_database(settings.database_url))
+
+
+def audit_verify(settings: Settings) -> int:
+    """Seals what is pending (briefly holding the chain lock, as the app's sealer does), then verifies
+    read-only, from one snapshot, in batches: the live service keeps writing meanwhile. Events committed
+    after the seal are reported as pending, not as a fault."""
+    from server.audit.service import pending_database, seal_database, verify_database
+
+    async def run() -> tuple[int, int | None, int]:
+        await seal_database(settings.database_url)
+        checked, broken = await verify_database(settings.database_url)
+        return checked, broken, await pending_database(settings.database_url)
+
+    checked, broken, waiting = asyncio.run(run())
+    later = f" {waiting} newer events not sealed yet (they are checked next time)." if waiting else ""
     if broken is None:
-        print(f"Audit log OK: {checked} events, chain intact.")
+        print(f"Audit log OK: {checked} events, chain intact.{later}")
         return 0
-    print(f"Audit log BROKEN at event {broken} (after {checked} good events).")
+    print(f"Audit log BROKEN at event {broken} (after {checked} good events).{later}")
     return 1
 
 
@@ -148,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     seed_cmd.add_argument("--port", type=int, default=8000, help="the port `serve` will use (for the printed address)")
     admin = sub.add_parser("create-admin", help="create an administrator and print a one-time code")
     admin.add_argument("name")
-    sub.add_parser("audit-verify", help="check the audit log's hash chain")
+    sub.add_parser("seal", help="give unsealed audit events their place in the hash chain (the app does it too)")
+    sub.add_parser("audit-verify", help="seal, then check the audit log's hash chain")
     sub.add_parser("purge", help="remove expired sessions, challenges, codes and rate-limit records")
     worker_cmd = sub.add_parser("worker", help="send due reminders (push and inbox); runs until stopped")
     worker_cmd.add_argument("--poll", type=float, default=5.0, help="seconds between rounds when idle")
@@ -174,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "create-admin":
         code = create_admin(settings, args.name)
         print(f"Administrator {args.name!r} created. One-time enrollment code: {code}")
+    elif args.command == "seal":
+        print(f"Sealed {seal(settings)} audit events.")
     elif args.command == "audit-verify":
         return audit_verify(settings)
     elif args.command == "worker":

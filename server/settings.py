@@ -74,6 +74,9 @@ class Settings:
     vapid_subject: str = "mailto:drift@samhandling.invalid"
     # The reminder worker runs inside the app unless this is false (then run `samhandling worker`).
     run_worker: bool = True
+    # The audit sealer inside the app looks for unsealed events this often (seconds); 0: not in the app
+    # (then run `samhandling seal` yourself, e.g. in a loop: events stay unsealed until it runs).
+    audit_seal_seconds: float = 0.5
     clinic: Clinic = field(default_factory=Clinic)
 
     @classmethod
@@ -98,6 +101,7 @@ class Settings:
             vapid_private_key=env.get("VAPID_PRIVATE_KEY", ""),
             vapid_subject=env.get("VAPID_SUBJECT") or "mailto:drift@samhandling.invalid",
             run_worker=_bool(env.get("RUN_WORKER"), True),
+            audit_seal_seconds=float(env.get("AUDIT_SEAL_SECONDS", "0.5")),
             clinic=Clinic(name=env.get("CLINIC_NAME") or Clinic.name, phone=env.get("CLINIC_PHONE", ""),
                           address=env.get("CLINIC_ADDRESS", ""), email=env.get("CLINIC_EMAIL", ""),
                           hours=env.get("CLINIC_HOURS", "")),

@@ -28,10 +28,32 @@ async def audit_count(db, action: str, patient_id: int | None = None, **where) -
     return await count(db, AuditEvent, *conditions)
 
 
+async def listed_count(db, action: str, patient_id: int | None = None) -> int:
+    """How many patients the list events `action` named (all, or how often `patient_id` was listed)."""
+    from server.audit.models import AuditEventPatient
+
+    query = (select(func.count()).select_from(AuditEventPatient)
+             .join(AuditEvent, AuditEvent.id == AuditEventPatient.event_id).where(AuditEvent.action == action))
+    if patient_id is not None:
+        query = query.where(AuditEventPatient.patient_id == patient_id)
+    number = await db.scalar(query)
+    await db.commit()
+    return number
+
+
+async def seal(db) -> int:
+    """Seal the audit events recorded so far (as the app's sealer does within a second), on an engine of
+    its own that takes the chain lock."""
+    from server.audit.service import seal_database
+
+    await db.commit()
+    return await seal_database(db.bind.url.render_as_string(hide_password=False))
+
+
 async def audit_rows(db, action: str, **where) -> list[AuditEvent]:
     query = select(AuditEvent).where(AuditEvent.action == action,
                                      *[getattr(AuditEvent, key) == value for key, value in where.items()])
-    rows = list((await db.scalars(query.order_by(AuditEvent.seq))).all())
+    rows = list((await db.scalars(query.order_by(AuditEvent.id))).all())
     await db.commit()
     return rows
 

@@ -39,6 +39,7 @@ ACTION_TEXT = {
     "invitation.viewed": N_("Opened the meeting invitation"), "invitation.answered": N_("Answered the invitation"),
     "inbox.viewed": N_("Opened your messages"), "auth.login": N_("Logged in"),
     "delegation.accepted": N_("Accepted access as your relative"),
+    "patient.list_view": N_("Saw your name in a list of patients"),
 }
 OTHER = N_("Other activity")
 
@@ -67,7 +68,8 @@ async def access_log(request: Request, db: AsyncSession, before: int | None = No
     chain_ok = await verify_rows(db, rows)
     context = {"rows": rows, "names": names, "people": sorted(person_ids, key=lambda i: names.get(i, "")),
                "who": who, "since": since if since_day else "", "until": until if until_day else "",
-               "next_before": rows[-1].seq if more and rows else None, "role_text": ROLE_TEXT,
+               "next_before": rows[-1].id if more and rows else None,
+               "pending": any(not row.sealed for row in rows), "role_text": ROLE_TEXT,
                "action_text": ACTION_TEXT, "other": OTHER, "chain_ok": chain_ok}
     return render(request, "access/access_log.html", context)
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.policy import PATIENT_SIDE, RESEARCH_ANSWER, VIEW_PATIENT, can, policy
@@ -79,8 +80,11 @@ async def home_context(db: AsyncSession, request: Request, patient, now: datetim
     ctx = audit_ctx(request)
     wishes_state = wishes_service.state_of(await wishes_service.get_wishes(db, patient.id, 1))
     upcoming = await scheduling.upcoming_for_patient(db, ctx, patient.id, now)
-    meetings = await scheduling.patient_meetings(db, patient.id)
-    held = [m for m in meetings if m.status == "scheduled" and scheduling.ends_at(m) < now]
+    # The last held meeting: its number and date are all the page shows (no participants, agenda, history).
+    held = [m for m in (await db.execute(
+        select(Meeting.number, Meeting.starts_at, Meeting.duration_minutes)
+        .where(Meeting.patient_id == patient.id, Meeting.status == "scheduled", Meeting.starts_at < now))).all()
+        if m.starts_at + timedelta(minutes=m.duration_minutes) < now]
     view = await plan_view.read_current(db, ctx, patient.id, action="plan.home_viewed")
     next_item = upcoming[0] if upcoming else None
     actions = []

@@ -78,7 +78,7 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         | {row[3].id for row in answers} \
         | {row[0] for row in progress}
     if shown:
-        await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist")
+        await record(db, ctx, "patient.list_view", patient_ids=sorted(shown), detail="worklist", as_list=True)
     by_relative = await _relatives_updates(db, [row[0] for row in progress])
     sent_by = await account_names(db, {wishes.submitted_by_relative for wishes, _ in new_input}
                                   | {account_id for account_id, _at in by_relative.values()})

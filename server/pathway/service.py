@@ -108,7 +108,7 @@ async def list_patients(db: AsyncSession, ctx: AuditContext, query: str, stage_f
         .offset((page - 1) * PER_PAGE).limit(PER_PAGE)
     )).all())
     if rows:
-        await record(db, ctx, "patient.list_view", patient_ids=[row.id for row in rows])
+        await record(db, ctx, "patient.list_view", patient_ids=[row.id for row in rows], as_list=True)
     return rows, total
 
 

@@ -158,9 +158,16 @@ async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | 
     return plan, await _with_relatives(db, build_view(versions[-1], updates), patient_id, updates)
 
 
+async def _latest_version(db: AsyncSession, patient_id: int) -> PlanVersion | None:
+    """The latest published version alone (not every version's whole document)."""
+    return await db.scalar(select(PlanVersion).join(ActionPlan, ActionPlan.id == PlanVersion.plan_id)
+                           .where(ActionPlan.patient_id == patient_id).order_by(PlanVersion.number.desc()).limit(1))
+
+
 async def read_current(db: AsyncSession, ctx: AuditContext, patient_id: int,
                        action: str = "plan.viewed") -> PlanView | None:
-    _plan, view = await current_view(db, patient_id)
+    version = await _latest_version(db, patient_id)
+    view = build_view(version, await _updates(db, version.plan_id)) if version is not None else None
     detail = f"version {view.version.number}" if view else "no version"
     await record(db, ctx, action, patient_ids=[patient_id], detail=detail)
     return view

@@ -8,13 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from server.audit.models import AuditEvent
 from server.db import utcnow
 from server.notify.models import Notification
 from server.plan.models import ActionPlan, MeasureUpdate, PlanVersion
 from tests import factories
 from tests.conftest import post_form
-from tests.helpers import audit_count, html
+from tests.helpers import audit_count, html, listed_count
 
 MEASURE = {"title": "Physiotherapy once a week", "description": "At the municipal physiotherapist",
            "responsible": "gp", "participant": "", "goal": "", "start": "2027-01-10", "due": "2027-04-10",
@@ -339,10 +338,7 @@ async def test_unread_progress_updates_show_in_the_workspace_and_the_worklist(cl
     section = worklist.split('id="progress-heading"')[1].split("</section>")[0]
     assert "Kari Nordmann" in section and "2 new updates" in section and "Rolf Rolig" not in section
     assert f'href="/clinic/patients/{patient.id}/plan"' in section
-    listed = await db.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "patient.list_view", AuditEvent.patient_id == patient.id))
-    await db.commit()
-    assert listed == 1
+    assert await listed_count(db, "patient.list_view", patient.id) == 1
 
     page = (await client.get(_home(patient.id))).text
     updates = page.split("data-updates")[1].split("</ul>")[0]

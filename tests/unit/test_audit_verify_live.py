@@ -7,7 +7,16 @@ import asyncio
 from sqlalchemy import insert, text
 
 from server.audit.models import AuditEvent
-from server.audit.service import GENESIS, AuditContext, _canonical, compute_hash, record, verify_database
+from server.audit.service import (
+    GENESIS,
+    AuditContext,
+    _canonical,
+    compute_hash,
+    pending_database,
+    record,
+    seal_database,
+    verify_database,
+)
 from server.db import make_engine, make_sessionmaker, utcnow
 
 EVENTS = 20_000
@@ -49,7 +58,9 @@ async def test_a_request_can_write_while_the_log_is_verified(db, client, setting
     assert not verifying.done(), "the write had to wait for the whole scan"
     assert await verifying == (EVENTS, None)
     assert len(progress) > 1
-    assert await verify_database(settings.database_url) == (EVENTS + 1, None)  # the live write chained on
+    assert await pending_database(settings.database_url) == 1  # the live write waits for the sealer
+    assert await seal_database(settings.database_url) == 1
+    assert await verify_database(settings.database_url) == (EVENTS + 1, None)  # and is chained on
 
 
 async def test_tampering_in_a_large_log_is_found(db, client, settings):

@@ -69,6 +69,23 @@ def test_audit_verify_reports_an_intact_and_a_broken_chain(env, tmp_path):
     assert broken.returncode == 1 and "BROKEN at event 1" in broken.stdout
 
 
+def test_seal_chains_what_was_recorded_and_audit_verify_seals_first(env, tmp_path):
+    import sqlite3
+
+    assert cli(env, "db-upgrade").returncode == 0
+    assert cli(env, "create-admin", "Arne Admin").returncode == 0
+    db = tmp_path / "samhandling.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT seq, hash FROM audit_events").fetchall() == [(None, None)]  # recorded, unsealed
+    sealed = cli(env, "seal")
+    assert sealed.returncode == 0 and "Sealed 1 audit events" in sealed.stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT seq FROM audit_events").fetchall() == [(1,)]
+    assert cli(env, "create-admin", "Berit Admin").returncode == 0
+    ok = cli(env, "audit-verify")
+    assert ok.returncode == 0 and "2 events, chain intact" in ok.stdout
+
+
 def test_purge_removes_expired_rows_and_says_how_many(env, tmp_path):
     import sqlite3
 
