@@ -167,7 +167,10 @@ async def _latest_version(db: AsyncSession, patient_id: int) -> PlanVersion | No
 async def read_current(db: AsyncSession, ctx: AuditContext, patient_id: int,
                        action: str = "plan.viewed") -> PlanView | None:
     version = await _latest_version(db, patient_id)
-    view = build_view(version, await _updates(db, version.plan_id)) if version is not None else None
+    view = None
+    if version is not None:
+        updates = await _updates(db, version.plan_id)
+        view = await _with_relatives(db, build_view(version, updates), patient_id, updates)
     detail = f"version {view.version.number}" if view else "no version"
     await record(db, ctx, action, patient_ids=[patient_id], detail=detail)
     return view
