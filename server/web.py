@@ -14,7 +14,7 @@ from litestar.utils.scope.state import ScopeState
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.access import sessions
-from server.access.policy import ANONYMOUS, Actor
+from server.access.policy import ANONYMOUS, VIEW_PLAN, Actor, can
 from server.audit.service import AuditContext
 from server.i18n import LANGUAGE_NAMES, translations
 
@@ -66,9 +66,13 @@ def base_context(request: Request) -> dict[str, Any]:
         {"kind": item["kind"], "message": _translate(trans, item["message"], item.get("params", {}))}
         for item in pending
     ]
+    current = actor(request)
     return {
         "request": request,
-        "actor": actor(request),
+        "actor": current,
+        # the patient's tabs (pathway, meeting, plan, messages): the patient, or a relative who may see them
+        "patient_pages": current.role == "patient" or (current.role == "relative" and current.patient_id is not None
+                                                      and can(current, VIEW_PLAN, current.patient_id)),
         "lang": lang,
         "languages": LANGUAGE_NAMES,
         "_": _,

@@ -12,7 +12,7 @@ from server.access.models import Account, Delegation, RateLimitHit
 from server.audit.service import verify
 from server.db import utcnow
 from tests.conftest import post_form
-from tests.helpers import audit_count, audit_rows, count, seal
+from tests.helpers import audit_count, audit_rows, count, html, seal
 
 GP = {"attend": "yes", "part": "whole"}
 NAV = {"attend": "unsure", "part": "part", "part_note": "Jeg er sykmeldt"}
@@ -448,3 +448,21 @@ async def test_an_unfinished_relative_enrollment_lapses_after_the_codes_lifetime
     await world.login_as(account)
     page = await client.get("/access/relatives")
     assert "Ola Nordmann" in page.text
+
+
+async def test_a_relative_with_only_the_reminders_scope_is_not_offered_the_patients_tabs(client, world):
+    """The header offers only what the relative may open: with "see" the patient's tabs, with reminders alone
+    none of them (they would all answer 403/404), but still the page of whom they represent."""
+    patient, _ = await world.patient("Kari Nordmann")
+    reminders_only, delegation = await world.relative(patient, ("reminders",), "Per Nordmann")
+    await world.login_as_relative(reminders_only, delegation)
+    header = html((await client.get("/relatives")).text).find("header")
+    hrefs = {a.attrs["href"] for a in header.find_all("a", href=True)}
+    assert "/relatives" in hrefs and not hrefs & {"/home", "/meeting", "/plan", "/inbox"}, hrefs
+    for path in ("/plan", "/meeting", "/inbox"):
+        assert (await client.get(path, follow_redirects=False)).status_code in (403, 404), path
+
+    seeing, delegation = await world.relative(patient, ("see",), "Ola Nordmann")
+    await world.login_as_relative(seeing, delegation)
+    header = html((await client.get("/relatives")).text).find("header")
+    assert {"/home", "/meeting", "/plan", "/inbox"} <= {a.attrs["href"] for a in header.find_all("a", href=True)}
