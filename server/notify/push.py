@@ -51,10 +51,6 @@ def payload(title: str, body: str, url: str, tag: str) -> bytes:
     return json.dumps({"title": title, "body": body, "url": url, "tag": tag}, ensure_ascii=False).encode()
 
 
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass(frozen=True, slots=True)
 class Device:
     """A push subscription as the sender needs it: where to POST, and pywebpush's encoder for its keys

@@ -149,13 +149,19 @@ async def _with_relatives(db: AsyncSession, view: PlanView, patient_id: int, upd
     return view
 
 
+async def _view_of(db: AsyncSession, version: PlanVersion, patient_id: int) -> PlanView:
+    """A published version as the pages show it: its measures with the patient's updates, and the names
+    of any relative who made one."""
+    updates = await _updates(db, version.plan_id)
+    return await _with_relatives(db, build_view(version, updates), patient_id, updates)
+
+
 async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | None, PlanView | None]:
     plan = await load_plan(db, patient_id)
     versions = published(plan)
     if not versions:
         return plan, None
-    updates = await _updates(db, plan.id)
-    return plan, await _with_relatives(db, build_view(versions[-1], updates), patient_id, updates)
+    return plan, await _view_of(db, versions[-1], patient_id)
 
 
 async def _latest_version(db: AsyncSession, patient_id: int) -> PlanVersion | None:
@@ -167,10 +173,7 @@ async def _latest_version(db: AsyncSession, patient_id: int) -> PlanVersion | No
 async def read_current(db: AsyncSession, ctx: AuditContext, patient_id: int,
                        action: str = "plan.viewed") -> PlanView | None:
     version = await _latest_version(db, patient_id)
-    view = None
-    if version is not None:
-        updates = await _updates(db, version.plan_id)
-        view = await _with_relatives(db, build_view(version, updates), patient_id, updates)
+    view = await _view_of(db, version, patient_id) if version is not None else None
     detail = f"version {view.version.number}" if view else "no version"
     await record(db, ctx, action, patient_ids=[patient_id], detail=detail)
     return view
