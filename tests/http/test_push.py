@@ -14,16 +14,8 @@ from server.i18n import OSLO
 from server.notify import outbox, push, reminders, vapid
 from server.notify.models import Notification, PushPreferences, PushSubscription, Reminder
 from server.notify.worker import run_batch
-from tests.pushservice import PushService
 
 HEALTH_WORDS = ("smerte", "pain", "klinikk", "clinic", "møte", "meeting", "tiltak", "plan", "helse", "health")
-
-
-@pytest.fixture
-def service(settings):
-    running = PushService(vapid.public_key(vapid.load(settings))).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

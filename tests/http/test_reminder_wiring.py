@@ -23,17 +23,10 @@ from tests.conftest import csrf_token, post_form
 from tests.http.test_meetings import _valid_form
 from tests.http.test_plan_clinic import MEASURE
 from tests.http.test_wishes import _fill_required
-from tests.pushservice import PushService, b64
+from tests.pushservice import b64
 from tests.unit.test_passkey_payloads import Authenticator
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def service(settings):
-    running = PushService(vapid.public_key(vapid.load(settings))).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

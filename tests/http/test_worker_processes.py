@@ -16,20 +16,12 @@ from sqlalchemy import func, insert, select
 
 from server.access.models import Account
 from server.db import utcnow
-from server.notify import vapid
 from server.notify.models import PushSubscription, Reminder
 from server.notify.worker import BATCH  # the most rows one worker holds at a time
-from tests.pushservice import PushService, b64
+from tests.pushservice import b64
 
 REMINDERS = 1000
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def service(settings):
-    running = PushService(vapid.public_key(vapid.load(settings))).start()
-    yield running
-    running.stop()
 
 
 async def arrange(db, service) -> None:
