@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 from server.access import sessions
@@ -43,22 +44,29 @@ class LoadResult:
 
 
 async def fixed_rate(base: str, rate: float, seconds: float, items: list[tuple]) -> LoadResult:
+    """aiohttp, not httpx: httpx's connection pool scans every waiting request for every connection (O(n²)),
+    so at 200/s with a slow server the generator itself used a whole core and the server stood idle."""
     rng = random.Random(2)
     result = LoadResult()
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    connector = aiohttp.TCPConnector(limit=256, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base_url=base, connector=connector, timeout=timeout,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as client:
         async def one(due: float, item: tuple) -> None:
             path, token, *form = item
             cookie = f"{sessions.COOKIE_NAME}={token}"
             try:
                 if form:
                     data, extra = form
-                    response = await client.post(path, data=data, headers={"cookie": f"{cookie}; {extra}"})
-                    ok = response.status_code in (200, 303)
+                    async with client.post(path, data=data, headers={"cookie": f"{cookie}; {extra}"},
+                                           allow_redirects=False) as response:
+                        await response.read()
+                        ok = response.status in (200, 303)
                 else:
-                    response = await client.get(path, headers={"cookie": cookie})
-                    ok = response.status_code == 200
-            except httpx.HTTPError:
+                    async with client.get(path, headers={"cookie": cookie}, allow_redirects=False) as response:
+                        await response.read()
+                        ok = response.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
                 ok = False
             if ok:
                 result.latencies_ms.append((time.perf_counter() - due) * 1000)
