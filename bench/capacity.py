@@ -10,7 +10,6 @@ the ratio 2 processes / 1 process is the figure for "does a second process add a
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import statistics
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import aiohttp  # noqa: E402
 
 from bench.fill import fill, reset_postgresql  # noqa: E402
 from bench.load import serving  # noqa: E402
@@ -59,14 +58,17 @@ async def closed_loop(base: str, tokens: list[str], url: str = "") -> tuple[floa
     async def client(n: int) -> None:
         nonlocal errors
         rng = random.Random(n)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async with aiohttp.ClientSession(base_url=base, timeout=aiohttp.ClientTimeout(total=30),
+                                         cookie_jar=aiohttp.DummyCookieJar()) as http:
             while time.perf_counter() < stop:
                 page, token = rng.choice(PAGES), rng.choice(tokens)
                 started = time.perf_counter()
                 try:
-                    response = await http.get(page, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"})
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
+                    async with http.get(page, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"},
+                                        allow_redirects=False) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except (aiohttp.ClientError, asyncio.TimeoutError):
                     ok = False
                 if ok:
                     latencies.append((time.perf_counter() - started) * 1000)
@@ -80,7 +82,6 @@ async def closed_loop(base: str, tokens: list[str], url: str = "") -> tuple[floa
 
 
 def main() -> int:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         url = os.environ.get("BENCH_PG_URL") or f"sqlite+aiosqlite:///{tmp}/capacity.db"
         settings = Settings(database_url=normalise_database_url(url), secret_key="bench", var_dir=Path(tmp))
