@@ -9,7 +9,6 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from server.access.acting import acting_for
 from server.access.policy import CLINICIAN, LIST_PATIENTS, MANAGE_INVITATIONS, can, policy
@@ -19,8 +18,8 @@ from server.db import utcnow
 from server.i18n import N_, today_oslo
 from server.meetings.models import Invitation, Meeting, MeetingParticipant, MeetingWishes
 from server.pathway.models import Patient
-from server.pathway.service import CLOSE_DAYS, deadline_for, deadline_state
-from server.pathway.stages import stage
+from server.pathway.service import CLOSE_DAYS, deadline_state
+from server.pathway.stages import deadline_label, stage
 from server.plan.models import ActionPlan, MeasureUpdate
 from server.web import actor, audit_ctx, flash, redirect, render
 
@@ -70,7 +69,7 @@ async def build(db: AsyncSession, ctx: AuditContext) -> dict:
         .order_by(Meeting.starts_at, MeetingParticipant.position).limit(LIMIT)
     )).all()
     deadlines = list((await db.scalars(
-        select(Patient).options(selectinload(Patient.events)).where(and_(Patient.next_deadline.is_not(None),
+        select(Patient).where(and_(Patient.next_deadline.is_not(None),
                                    Patient.next_deadline <= today_oslo() + timedelta(days=CLOSE_DAYS)))
         .order_by(Patient.next_deadline, Patient.id).limit(LIMIT)
     )).all())
@@ -105,7 +104,7 @@ async def show(request: Request, db: AsyncSession) -> Response:
     if not can(actor(request), LIST_PATIENTS):  # not one patient's data: no one to act for
         raise NotFoundException()
     context = await build(db, audit_ctx(request))
-    context |= {"deadline_for": deadline_for, "deadline_state": deadline_state, "stage": stage,
+    context |= {"deadline_label": deadline_label, "deadline_state": deadline_state, "stage": stage,
                 "gp_days": GP_ANSWER_DAYS}
     return render(request, "meetings/worklist.html", context)
 

@@ -79,8 +79,10 @@ def norwegian_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("NO", years=year))
 
 
+@lru_cache(maxsize=8192)
 def add_working_days(start: date, days: int) -> date:
-    """The date `days` working days after `start` (weekends and Norwegian public holidays skipped)."""
+    """The date `days` working days after `start` (weekends and Norwegian public holidays skipped).
+    Cached: the worklist computes a deadline per listed patient on every view."""
     current = start
     while days > 0:
         current += timedelta(days=1)
@@ -95,21 +97,33 @@ class Deadline:
     label: str  # msgid
 
 
+_DEADLINE_LABELS = {2: N_("Decision on the right to health care"), 3: N_("Start of the assessment"),
+                    4: N_("Collaboration meeting 1"), 5: N_("Collaboration meeting 1"),
+                    6: N_("Collaboration meeting 2"), 7: N_("Collaboration meeting 2")}
+
+
+def deadline_label(stage_number: int) -> str | None:
+    """What the next national target date of a patient in this stage is for (a msgid), or None.
+    The label depends on the stage alone: a list showing the stored date needs no stage history."""
+    return _DEADLINE_LABELS.get(stage_number)
+
+
 def next_deadline(stage_number: int, referral_received: date, entered: dict[int, date]) -> Deadline | None:
     """The next national target date for a patient in `stage_number`.
 
     `entered` maps a stage number to the date the patient last entered it.
     """
+    label = deadline_label(stage_number)
     if stage_number == 2:
-        return Deadline(add_working_days(referral_received, 10), N_("Decision on the right to health care"))
+        return Deadline(add_working_days(referral_received, 10), label)
     if stage_number == 3:
-        return Deadline(referral_received + timedelta(weeks=12), N_("Start of the assessment"))
+        return Deadline(referral_received + timedelta(weeks=12), label)
     if stage_number in (4, 5):
         start = entered.get(4) or referral_received + timedelta(weeks=12)
-        return Deadline(start + timedelta(weeks=12), N_("Collaboration meeting 1"))
+        return Deadline(start + timedelta(weeks=12), label)
     if stage_number in (6, 7):
         shm1 = entered.get(6)
         if shm1 is None:
             return None
-        return Deadline(shm1 + timedelta(weeks=26), N_("Collaboration meeting 2"))
+        return Deadline(shm1 + timedelta(weeks=26), label)
     return None

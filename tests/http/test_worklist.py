@@ -35,6 +35,8 @@ async def test_worklist_shows_new_input_waiting_gps_and_deadlines(client, world,
     assert "Gunnar Venter" in gp_section
     deadline_section = html.split('id="deadline-heading"')[1].split("</section>")[0]
     assert "Olav Sen" in deadline_section and "Overdue" in deadline_section and "Kari Rolig" not in deadline_section
+    # What the date is for, as the patient's own page says it (stage 3: the assessment must start).
+    assert "Start of the assessment:" in deadline_section
 
 
 async def test_worklist_is_for_clinicians_only(client, world):

@@ -90,3 +90,23 @@ def test_the_template_filters_use_the_readers_language(source, nb, en):
     template = env.from_string(source)
     assert template.render(at=HALF_PAST_TEN, none=None, lang="nb") == nb
     assert template.render(at=HALF_PAST_TEN, none=None, lang="en") == en
+
+
+def test_the_fast_formatters_write_what_babel_writes_for_every_day_and_many_times():
+    """Dates are formatted without Babel's per-call pattern parsing (a clinic list shows hundreds); every
+    style must still read letter for letter as Babel's CLDR formatting: each day of 1995-2035 (every month
+    name, weekday and leap day) and times every 37 minutes across both daylight-saving changes of 2026."""
+    from datetime import timedelta
+
+    from server.dates import _format, _format_by_babel
+
+    days = [date(1995, 1, 1) + timedelta(days=n) for n in range((date(2035, 12, 31) - date(1995, 1, 1)).days)]
+    instants = [datetime(2026, 3, 27, tzinfo=timezone.utc) + timedelta(minutes=37 * n) for n in range(600)]
+    instants += [datetime(2026, 10, 23, tzinfo=timezone.utc) + timedelta(minutes=37 * n) for n in range(600)]
+    for locale in ("nb", "en", "xx"):
+        for day in days[::3]:
+            for pattern in ("date", "short", "day"):
+                assert _format(day, locale, pattern) == _format_by_babel(day, locale, pattern), (day, locale)
+        for instant in instants:
+            for pattern in ("date", "short", "day", "clock"):
+                assert _format(instant, locale, pattern) == _format_by_babel(instant, locale, pattern), (instant,)
