@@ -115,10 +115,12 @@ def worker_app():
     """The app in one `serve --workers N` worker process (uvicorn imports this; settings from the environment)."""
     import faulthandler
 
-    from server.app import create_app
+    from server.app import create_app, settle_heap
 
     faulthandler.enable()
-    return create_app(Settings.from_env())
+    app = create_app(Settings.from_env())
+    settle_heap()
+    return app
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
@@ -146,7 +148,11 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         uvicorn.run("server.cli:worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info", access_log=False, proxy_headers=False, server_header=False)
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
+        from server.app import settle_heap
+
+        app = create_app(settings)
+        settle_heap()
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                     proxy_headers=False, server_header=False)
 
 
