@@ -23,16 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from server.access.models import Account  # noqa: E402
 from server.cli import db_upgrade  # noqa: E402
 from server.db import make_engine, make_sessionmaker, utcnow  # noqa: E402
-from server.notify import push, vapid  # noqa: E402
+from server.notify import http1, push, vapid  # noqa: E402
 from server.notify.models import PushSubscription, Reminder  # noqa: E402
 from server.notify.reminders import MSG_MEETING  # noqa: E402
-from server.notify.worker import message_text, run_batch  # noqa: E402
+from server.notify.worker import CONNECTIONS, message_text, run_batch  # noqa: E402
 from server.seed import build_patient  # noqa: E402
 from server.settings import Settings, normalise_database_url  # noqa: E402
 from tests.pushservice import Device, b64  # noqa: E402
@@ -90,7 +89,7 @@ def crypto_ceiling(key, devices: list[push.Device], subject: str, data: bytes, c
     start, start_cpu = time.perf_counter(), time.process_time()
     for i in range(count):
         device = devices[i % len(devices)]
-        signer.authorization(device.endpoint)
+        signer.signed_header(device.aud)
         push.encrypt(device, data)
     return time.perf_counter() - start, time.process_time() - start_cpu
 
@@ -152,8 +151,7 @@ async def main() -> None:
         load_before = loadavg()
 
         sent = 0
-        connector = aiohttp.TCPConnector(limit=100)  # as in worker.run_forever
-        async with aiohttp.ClientSession(connector=connector) as http:
+        async with http1.Client(limit_per_origin=CONNECTIONS) as http:  # as in worker.run_forever
             pusher = push.Pusher(http, key, settings.vapid_subject)
             send = pusher.send
             elapsed = cpu = 0.0

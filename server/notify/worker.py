@@ -15,14 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import aiohttp
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.access.models import Account
 from server.db import utcnow
 from server.i18n import DEFAULT_LOCALE, pick_locale, translations
-from server.notify import outbox, push
+from server.notify import http1, outbox, push
 from server.notify.models import Notification, PushPreferences, PushSubscription, Reminder
 from server.notify.service import notification_text
 
@@ -31,6 +30,7 @@ POLL_EVERY = timedelta(seconds=5)
 LEASE_MARGIN = timedelta(seconds=1)  # stop sending a claimed row this long before its lease ends
 BATCH = 200  # rows claimed per round (the most a killed worker can hold)
 CONCURRENCY = 64  # HTTP requests in flight per worker
+CONNECTIONS = 100  # open connections per push service, at most
 Send = Callable[..., Awaitable[push.Outcome]]
 
 
@@ -196,10 +196,9 @@ async def pending_count(sessionmaker: async_sessionmaker) -> int:
 
 async def run_forever(sessionmaker: async_sessionmaker, vapid, subject: str, every: timedelta = POLL_EVERY,
                       worker: str | None = None, lease: timedelta = outbox.LEASE, until_done: bool = False) -> None:
-    """The background task: one client session (connection reuse) for the worker's lifetime."""
+    """The background task: one HTTP client (keep-alive connections per push service) for the worker's lifetime."""
     worker = worker or worker_name()
-    connector = aiohttp.TCPConnector(limit=100)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    async with http1.Client(limit_per_origin=CONNECTIONS) as http:
         send = push.Pusher(http, vapid, subject).send
 
         busy = False
