@@ -28,9 +28,12 @@ from server.notify.service import notification_text
 log = logging.getLogger(__name__)
 POLL_EVERY = timedelta(seconds=5)
 LEASE_MARGIN = timedelta(seconds=1)  # stop sending a claimed row this long before its lease ends
-BATCH = 200  # rows claimed per round (the most a killed worker can hold)
-CONCURRENCY = 64  # HTTP requests in flight per worker
+BATCH = 200  # rows claimed per round
+LANES = 2  # rounds in progress at once: one lane's database work overlaps the other's pushes
+HELD = BATCH * LANES  # the most rows a worker holds at a time (what a killed worker can leave for a resend)
+CONCURRENCY = 32  # HTTP requests in flight per lane
 CONNECTIONS = 100  # open connections per push service, at most
+ROUNDS = 20  # rounds per run_rounds call (the worker logs once per call)
 Send = Callable[..., Awaitable[push.Outcome]]
 
 
@@ -63,6 +66,23 @@ class Claimed:
     subscriptions: dict[int, list[push.Device]]  # account -> its devices
     prefs: dict[int, tuple[str, str, bool]]  # account -> (quiet start, quiet end, detailed)
     languages: dict[int, str]  # account -> its language
+
+
+_devices: dict[tuple[int, str, str, str], push.Device] = {}
+DEVICES_KEPT = 5000
+
+
+def _device(sub_id: int, endpoint: str, p256dh: str, auth: str) -> push.Device:
+    """The sender's view of a subscription, kept between rounds (pywebpush decodes and copies the keys when the
+    encoder is made): keyed by every stored value, so a changed subscription is a new entry; at most
+    DEVICES_KEPT (then all are dropped and built again as they come)."""
+    key = (sub_id, endpoint, p256dh, auth)
+    device = _devices.get(key)
+    if device is None:
+        if len(_devices) >= DEVICES_KEPT:
+            _devices.clear()
+        device = _devices[key] = push.Device.of(sub_id, endpoint, p256dh, auth)
+    return device
 
 
 async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: int, lease: timedelta,
@@ -102,7 +122,7 @@ async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: 
                 select(PushSubscription.id, PushSubscription.account_id, PushSubscription.endpoint,
                        PushSubscription.p256dh, PushSubscription.auth)
                 .where(PushSubscription.account_id.in_(recipients)).order_by(PushSubscription.id))).all():
-            subscriptions.setdefault(account_id, []).append(push.Device.of(sub_id, endpoint, p256dh, auth))
+            subscriptions.setdefault(account_id, []).append(_device(sub_id, endpoint, p256dh, auth))
         prefs = {account_id: (start, end, detailed) for account_id, start, end, detailed in (await db.execute(
             select(PushPreferences.account_id, PushPreferences.quiet_start, PushPreferences.quiet_end,
                    PushPreferences.detailed).where(PushPreferences.account_id.in_(recipients)))).all()}
@@ -189,6 +209,40 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
     return stats
 
 
+def _add(total: Stats, stats: Stats) -> None:
+    for name in ("sent", "deferred", "retried", "failed", "removed_subscriptions", "pushes"):
+        setattr(total, name, getattr(total, name) + getattr(stats, name))
+    total.errors += stats.errors
+
+
+async def run_rounds(sessionmaker: async_sessionmaker, send: Send, worker: str, *, rounds: int = ROUNDS,
+                     lanes: int = LANES, lease: timedelta = outbox.LEASE) -> Stats:
+    """Up to `rounds` rounds of run_batch, `lanes` of them at a time, until one finds nothing due.
+
+    A round alternates between the database (claim and file; mark sent) and the push services; with two
+    lanes one's statements run while the other's pushes are in flight, so neither the database's round trips
+    nor the pushes wait on each other. Each row still follows its own round: claimed with a lease, marked
+    sent only after its push outcome. A lane that fails lets the others finish their round first."""
+    total = Stats()
+    left = rounds
+    idle = False
+
+    async def lane() -> None:
+        nonlocal left, idle
+        while left > 0 and not idle:
+            left -= 1
+            stats = await run_batch(sessionmaker, send, worker, lease=lease)
+            _add(total, stats)
+            if not (stats.sent or stats.retried or stats.failed or stats.deferred):
+                idle = True  # nothing was due: the caller decides when to look again
+
+    outcomes = await asyncio.gather(*(lane() for _ in range(lanes)), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return total
+
+
 async def pending_count(sessionmaker: async_sessionmaker) -> int:
     async with sessionmaker() as db:
         return await db.scalar(select(func.count()).select_from(Reminder).where(Reminder.status == "pending")) or 0
@@ -206,7 +260,7 @@ async def run_forever(sessionmaker: async_sessionmaker, vapid, subject: str, eve
             if not busy:
                 await asyncio.sleep(every.total_seconds())
             try:
-                stats = await run_batch(sessionmaker, send, worker, lease=lease)
+                stats = await run_rounds(sessionmaker, send, worker, lease=lease)
                 busy = bool(stats.sent or stats.retried or stats.failed)
                 if busy:
                     log.info("reminders: %s", stats)
