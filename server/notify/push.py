@@ -1,12 +1,16 @@
-"""Sending Web Push messages: VAPID (RFC 8292), aes128gcm (RFC 8291) and one keep-alive HTTP client (http1.py).
+"""Sending Web Push messages: VAPID (RFC 8292), aes128gcm (RFC 8291) over kept-alive connections.
 
 A `Pusher` belongs to one worker. Per message it encrypts the payload for the device (a fresh ephemeral key:
 ECDH + HKDF + AES-GCM, by pywebpush's `WebPusher.encode`) and POSTs it with an explicit timeout and TTL
-(pywebpush's defaults are none and 0) over a reused connection (server/notify/http1.py), `Urgency`, and a `Topic` per reminder so that a resend replaces
+(pywebpush's defaults are none and 0), `Urgency`, and a `Topic` per reminder so that a resend replaces
 the earlier message on the phone. The VAPID `Authorization` header is signed per push-service origin
 (`aud`) from a fresh claims dict and reused for `SIGN_EVERY`; its JWT expires `VAPID_VALID_FOR` after
 signing (RFC 8292 allows at most 24 h), far beyond the reuse, so every header sent is a valid JWT.
 Signing a JWT per message cost as much as the encryption (see bench/push.py).
+
+The POST goes through server/notify/http1.py, our own small HTTP/1.1 client (a pool of keep-alive
+connections per push service): aiohttp's request machinery cost about a third of the encryption again
+per message. A timeout, a refused or dropped connection or a malformed answer is a retry, as 429 and 5xx are.
 """
 
 from __future__ import annotations
