@@ -2,6 +2,11 @@
 
 Runs inside the app (create_app starts it) and as `samhandling worker`. Any number of workers may run
 against one PostgreSQL: see outbox.claim.
+
+A round (run_batch) claims up to BATCH rows, files them, pushes them with CONCURRENCY senders and marks the
+delivered ones sent. A worker runs LANES rounds at a time (run_rounds), so that one round's statements overlap
+another's pushes; it holds at most HELD rows. The pushes go over one HTTP client's kept-alive connections
+(server/notify/http1.py). Throughput: bench/push.py (`make bench-push`).
 """
 
 from __future__ import annotations
