@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pywebpush import WebPusher
+from pywebpush import WebPusher, WebPushException
 
 from server.i18n import N_
 from server.notify import http1
@@ -66,9 +66,13 @@ class Device:
 
     @classmethod
     def of(cls, id_: int, endpoint: str, p256dh: str, auth: str) -> "Device":
-        """From the stored subscription (base64url keys, as PushSubscription.toJSON() gives them)."""
-        return cls(id_, endpoint, WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}),
-                   http1.Target.of(endpoint), origin_of(endpoint))
+        """From the stored subscription (base64url keys, as PushSubscription.toJSON() gives them).
+        ValueError if the endpoint is not an http(s) URL or the keys do not decode."""
+        try:
+            encoder = WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}})
+        except (WebPushException, ValueError, IndexError, TypeError) as error:  # pywebpush's ways to refuse keys
+            raise ValueError(f"unusable subscription keys: {type(error).__name__}") from None
+        return cls(id_, endpoint, encoder, http1.Target.of(endpoint), origin_of(endpoint))
 
 
 def origin_of(endpoint: str) -> str:

@@ -129,7 +129,12 @@ async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: 
                 select(PushSubscription.id, PushSubscription.account_id, PushSubscription.endpoint,
                        PushSubscription.p256dh, PushSubscription.auth)
                 .where(PushSubscription.account_id.in_(recipients)).order_by(PushSubscription.id))).all():
-            subscriptions.setdefault(account_id, []).append(_device(sub_id, endpoint, p256dh, auth))
+            try:
+                device = _device(sub_id, endpoint, p256dh, auth)
+            except ValueError:  # a stored subscription that cannot be used must not stop everyone's reminders
+                log.warning("push subscription %s is unusable (endpoint or keys); skipped", sub_id)
+                continue
+            subscriptions.setdefault(account_id, []).append(device)
         prefs = {account_id: (start, end, detailed) for account_id, start, end, detailed in (await db.execute(
             select(PushPreferences.account_id, PushPreferences.quiet_start, PushPreferences.quiet_end,
                    PushPreferences.detailed).where(PushPreferences.account_id.in_(recipients)))).all()}

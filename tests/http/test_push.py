@@ -280,3 +280,22 @@ async def test_the_push_service_refuses_an_expired_jwt_and_the_sender_signs_anew
         clock[0] = utcnow().timestamp()
         assert (await pusher.send(target, b"{}", topic="t")).kind == "ok"
     assert service.refused == [device.path] and len(service.received) == 1 and pusher.signatures == 2
+
+
+async def test_an_unusable_stored_subscription_does_not_hold_up_the_other_reminders(world, db, service, deliver):
+    broken_patient, broken = await world.patient("Kari Nordmann")
+    patient, account = await world.patient("Per Hansen")
+    keys = service.device("spare")
+    db.add(PushSubscription(account_id=broken.id, endpoint="https://push.example.com/a", p256dh="!!!",
+                            auth="???", label="keys that do not decode"))
+    db.add(PushSubscription(account_id=broken.id, endpoint="https://push.example.com/not a url",
+                            p256dh=keys.p256dh, auth=push_b64(keys.auth), label="an endpoint that is no URL"))
+    await subscribe(db, service, account.id)
+    await meeting_reminder(db, broken.id, broken_patient.id, subject="meeting:1")
+    await meeting_reminder(db, account.id, patient.id, subject="meeting:2")
+
+    stats = await deliver()
+
+    assert stats.sent == 2 and len(service.received) == 1  # the broken device is skipped; its reminder is filed
+    assert service.received[0].json["tag"] == push.topic_for("meeting_1d", "meeting:2")
+    assert await db.scalar(select(Notification.id).where(Notification.patient_id == broken_patient.id))
