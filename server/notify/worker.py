@@ -33,7 +33,7 @@ from server.notify.service import notification_text
 log = logging.getLogger(__name__)
 POLL_EVERY = timedelta(seconds=5)
 LEASE_MARGIN = timedelta(seconds=1)  # stop sending a claimed row this long before its lease ends
-BATCH = 200  # rows claimed per round
+BATCH = 400  # rows claimed per round (200 cost ~50 µs more CPU per message: a round has ~20 ms of fixed work)
 LANES = 2  # rounds in progress at once: one lane's database work overlaps the other's pushes
 HELD = BATCH * LANES  # the most rows a worker holds at a time (what a killed worker can leave for a resend)
 CONCURRENCY = 32  # HTTP requests in flight per lane
