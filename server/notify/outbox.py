@@ -78,7 +78,10 @@ async def claim(db: AsyncSession, worker: str, limit: int = 100, lease: timedelt
     due = (select(Reminder.id)
            .where(Reminder.status == "pending", Reminder.due_at <= now,
                   or_(Reminder.lease_until.is_(None), Reminder.lease_until < now))
-           .order_by(Reminder.due_at, Reminder.id).limit(limit))
+           # Oldest due first, in the order of the (status, due_at) index, so that the LIMIT stops the scan:
+           # a tie-break on id is not in that index and made PostgreSQL read and sort every pending row per
+           # claim (34 ms for 200 of 10 000 pending, against 6 ms; see bench/push.py).
+           .order_by(Reminder.due_at).limit(limit))
     if db.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     rows = (await db.execute(

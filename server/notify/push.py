@@ -1,4 +1,4 @@
-"""Sending Web Push messages: VAPID (RFC 8292), aes128gcm (RFC 8291) and one shared aiohttp session.
+"""Sending Web Push messages: VAPID (RFC 8292), aes128gcm (RFC 8291) over kept-alive connections.
 
 A `Pusher` belongs to one worker. Per message it encrypts the payload for the device (a fresh ephemeral key:
 ECDH + HKDF + AES-GCM, by pywebpush's `WebPusher.encode`) and POSTs it with an explicit timeout and TTL
@@ -7,11 +7,14 @@ the earlier message on the phone. The VAPID `Authorization` header is signed per
 (`aud`) from a fresh claims dict and reused for `SIGN_EVERY`; its JWT expires `VAPID_VALID_FOR` after
 signing (RFC 8292 allows at most 24 h), far beyond the reuse, so every header sent is a valid JWT.
 Signing a JWT per message cost as much as the encryption (see bench/push.py).
+
+The POST goes through server/notify/http1.py, our own small HTTP/1.1 client (a pool of keep-alive
+connections per push service): aiohttp's request machinery cost about a third of the encryption again
+per message. A timeout, a refused or dropped connection or a malformed answer is a retry, as 429 and 5xx are.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -20,11 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import aiohttp
-import yarl
-from pywebpush import WebPusher
+from pywebpush import WebPusher, WebPushException
 
 from server.i18n import N_
+from server.notify import http1
 
 TTL_SECONDS = 24 * 3600
 TIMEOUT_SECONDS = 10.0
@@ -59,13 +61,18 @@ class Device:
     id: int
     endpoint: str
     encoder: WebPusher
-    url: yarl.URL
+    target: http1.Target  # the endpoint parsed for the HTTP client
+    aud: str  # the VAPID audience: the push service's origin
 
     @classmethod
     def of(cls, id_: int, endpoint: str, p256dh: str, auth: str) -> "Device":
-        """From the stored subscription (base64url keys, as PushSubscription.toJSON() gives them)."""
-        return cls(id_, endpoint, WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}),
-                   yarl.URL(endpoint))
+        """From the stored subscription (base64url keys, as PushSubscription.toJSON() gives them).
+        ValueError if the endpoint is not an http(s) URL or the keys do not decode."""
+        try:
+            encoder = WebPusher({"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}})
+        except (WebPushException, ValueError, IndexError, TypeError) as error:  # pywebpush's ways to refuse keys
+            raise ValueError(f"unusable subscription keys: {type(error).__name__}") from None
+        return cls(id_, endpoint, encoder, http1.Target.of(endpoint), origin_of(endpoint))
 
 
 def origin_of(endpoint: str) -> str:
@@ -91,22 +98,25 @@ def outcome_of(status: int) -> Outcome:
 
 
 class Pusher:
-    """One worker's sender: the aiohttp session (connection reuse), the VAPID key and its signed headers."""
+    """One worker's sender: the HTTP client (connection reuse), the VAPID key and its signed headers."""
 
-    def __init__(self, http: aiohttp.ClientSession, vapid, subject: str, *, ttl: int = TTL_SECONDS,
+    def __init__(self, http: http1.Client, vapid, subject: str, *, ttl: int = TTL_SECONDS,
                  timeout: float = TIMEOUT_SECONDS, sign_every: float = SIGN_EVERY,
                  valid_for: int = VAPID_VALID_FOR, clock: Callable[[], float] = time.time) -> None:
         if not 0 < sign_every < valid_for <= 24 * 3600:
             raise ValueError("a VAPID header must be reused for less time than it is valid (at most 24 h)")
         self.http, self.vapid, self.subject = http, vapid, subject
-        self.ttl, self.timeout = str(ttl), aiohttp.ClientTimeout(total=timeout)
+        self.ttl, self.timeout = str(ttl), timeout
         self.sign_every, self.valid_for, self.clock = sign_every, valid_for, clock
         self.signed: dict[str, tuple[float, str]] = {}  # origin -> (signed at, Authorization header)
         self.signatures = 0
 
     def authorization(self, endpoint: str) -> str:
         """The VAPID header for this endpoint's push service, signed again once it is SIGN_EVERY old."""
-        aud = origin_of(endpoint)
+        return self.signed_header(origin_of(endpoint))
+
+    def signed_header(self, aud: str) -> str:
+        """The same for a push service's origin (`Device.aud`), as `send` asks for it."""
         now = self.clock()
         cached = self.signed.get(aud)
         if cached and now - cached[0] < self.sign_every:
@@ -118,16 +128,14 @@ class Pusher:
         return header
 
     async def send(self, device: Device, data: bytes, *, topic: str, urgent: bool = False) -> Outcome:
-        headers = {"Authorization": self.authorization(device.endpoint), "TTL": self.ttl,
+        headers = {"Authorization": self.signed_header(device.aud), "TTL": self.ttl,
                    "Urgency": "high" if urgent else "normal", "Topic": topic,
                    "Content-Encoding": "aes128gcm", "Content-Type": "application/octet-stream"}
         body = encrypt(device, data)
         try:
-            async with self.http.post(device.url, data=body, headers=headers, timeout=self.timeout) as response:
-                await response.read()  # small; lets the connection be reused
-                status = response.status
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as error:
+            status = (await self.http.post(device.target, body, headers, timeout=self.timeout)).status
+        except (TimeoutError, OSError, http1.ProtocolError) as error:
             return Outcome("retry", None, type(error).__name__)
         if status in (401, 403):  # the push service refused our VAPID header: sign a new one next time
-            self.signed.pop(origin_of(device.endpoint), None)
+            self.signed.pop(device.aud, None)
         return outcome_of(status)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import aiohttp
 import pytest
 from sqlalchemy import select, update
 
 from server.db import make_engine, make_sessionmaker, utcnow
 from server.i18n import OSLO
-from server.notify import outbox, push, reminders, vapid
+from server.notify import http1, outbox, push, reminders, vapid
 from server.notify.models import Notification, PushPreferences, PushSubscription, Reminder
 from server.notify.worker import run_batch
 
@@ -20,11 +19,11 @@ HEALTH_WORDS = ("smerte", "pain", "klinikk", "clinic", "møte", "meeting", "tilt
 
 @pytest.fixture
 async def deliver(settings):
-    """One worker round with a real aiohttp client against the local service."""
+    """One worker round with the real HTTP client against the local service."""
     engine = make_engine(settings.database_url)
     maker = make_sessionmaker(engine)
     key = vapid.load(settings)
-    async with aiohttp.ClientSession() as http:
+    async with http1.Client() as http:
         send = push.Pusher(http, key, settings.vapid_subject, timeout=5).send
 
         async def round_(now=None):
@@ -131,6 +130,9 @@ async def test_500_is_retried_a_bounded_number_of_times_then_recorded(world, db,
     patient, account = await world.patient()
     device = await subscribe(db, service, account.id)
     service.answers[device.path] = [500] * 20
+    # no quiet hours: the attempts two hours apart would otherwise reach the evening (and be deferred, not
+    # counted) whenever the test runs after about 13:00 Oslo time
+    db.add(PushPreferences(account_id=account.id, quiet_start="00:00", quiet_end="00:00", detailed=False))
     await meeting_reminder(db, account.id, patient.id)
 
     now = utcnow()
@@ -250,7 +252,7 @@ async def test_the_signed_vapid_header_is_reused_per_push_service_and_renewed_in
     device = await subscribe(db, service, account.id)
     target = push.Device.of(1, service.endpoint(device), device.p256dh, push_b64(device.auth))
     clock = [utcnow().timestamp()]
-    async with aiohttp.ClientSession() as http:
+    async with http1.Client() as http:
         pusher = push.Pusher(http, vapid.load(settings), settings.vapid_subject, timeout=5, clock=lambda: clock[0])
         for _ in range(3):
             assert (await pusher.send(target, b'{"title":"x"}', topic="t")).kind == "ok"
@@ -271,10 +273,29 @@ async def test_the_push_service_refuses_an_expired_jwt_and_the_sender_signs_anew
     device = await subscribe(db, service, account.id)
     target = push.Device.of(1, service.endpoint(device), device.p256dh, push_b64(device.auth))
     clock = [utcnow().timestamp() - 3600]  # a header signed an hour ago that was valid for 10 minutes
-    async with aiohttp.ClientSession() as http:
+    async with http1.Client() as http:
         pusher = push.Pusher(http, vapid.load(settings), settings.vapid_subject, timeout=5, sign_every=60,
                              valid_for=600, clock=lambda: clock[0])
         assert (await pusher.send(target, b"{}", topic="t")) == push.Outcome("error", 401, "HTTP 401")
         clock[0] = utcnow().timestamp()
         assert (await pusher.send(target, b"{}", topic="t")).kind == "ok"
     assert service.refused == [device.path] and len(service.received) == 1 and pusher.signatures == 2
+
+
+async def test_an_unusable_stored_subscription_does_not_hold_up_the_other_reminders(world, db, service, deliver):
+    broken_patient, broken = await world.patient("Kari Nordmann")
+    patient, account = await world.patient("Per Hansen")
+    keys = service.device("spare")
+    db.add(PushSubscription(account_id=broken.id, endpoint="https://push.example.com/a", p256dh="!!!",
+                            auth="???", label="keys that do not decode"))
+    db.add(PushSubscription(account_id=broken.id, endpoint="https://push.example.com/not a url",
+                            p256dh=keys.p256dh, auth=push_b64(keys.auth), label="an endpoint that is no URL"))
+    await subscribe(db, service, account.id)
+    await meeting_reminder(db, broken.id, broken_patient.id, subject="meeting:1")
+    await meeting_reminder(db, account.id, patient.id, subject="meeting:2")
+
+    stats = await deliver()
+
+    assert stats.sent == 2 and len(service.received) == 1  # the broken device is skipped; its reminder is filed
+    assert service.received[0].json["tag"] == push.topic_for("meeting_1d", "meeting:2")
+    assert await db.scalar(select(Notification.id).where(Notification.patient_id == broken_patient.id))

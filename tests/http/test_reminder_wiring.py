@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta, timezone
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +15,7 @@ from server.access.models import Account, Credential
 from server.db import make_engine, make_sessionmaker
 from server.i18n import OSLO, today_oslo
 from server.meetings.models import Meeting
-from server.notify import push, reminders, vapid
+from server.notify import http1, push, reminders, vapid
 from server.notify.models import Notification, PushSubscription, Reminder
 from server.notify.worker import run_batch
 from tests.conftest import csrf_token, post_form
@@ -31,9 +30,9 @@ UTC = timezone.utc
 
 @pytest.fixture
 async def worker_round(settings):
-    """One round of the real worker (real aiohttp client) at a chosen time."""
+    """One round of the real worker (its real HTTP client) at a chosen time."""
     engine = make_engine(settings.database_url)
-    async with aiohttp.ClientSession() as http:
+    async with http1.Client() as http:
         pusher = push.Pusher(http, vapid.load(settings), settings.vapid_subject, timeout=5)
 
         async def round_(now: datetime):

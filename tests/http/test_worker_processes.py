@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 from server.access.models import Account
 from server.db import utcnow
 from server.notify.models import PushSubscription, Reminder
-from server.notify.worker import BATCH  # the most rows one worker holds at a time
+from server.notify.worker import HELD  # the most rows one worker holds at a time
 from tests.pushservice import b64
 
 REMINDERS = 1000
@@ -92,5 +92,5 @@ async def test_a_killed_worker_loses_nothing_and_resends_at_most_what_it_held(da
     counts = delivered(service)
     assert len(counts) == REMINDERS  # none lost
     resent = sum(n - 1 for n in counts.values())
-    assert resent <= BATCH, f"{resent} resends"
+    assert resent <= HELD, f"{resent} resends"
     await check_all_sent(db)
