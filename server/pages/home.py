@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.policy import PATIENT_SIDE, RESEARCH_ANSWER, VIEW_PATIENT, can, policy
@@ -79,12 +78,9 @@ async def home_context(db: AsyncSession, request: Request, patient, now: datetim
     now = now or utcnow()
     ctx = audit_ctx(request)
     wishes_state = wishes_service.state_of(await wishes_service.get_wishes(db, patient.id, 1))
-    upcoming = await scheduling.upcoming_for_patient(db, ctx, patient.id, now)
-    # The last held meeting: its number and date are all the page shows (no participants, agenda, history).
-    held = [m for m in (await db.execute(
-        select(Meeting.number, Meeting.starts_at, Meeting.duration_minutes)
-        .where(Meeting.patient_id == patient.id, Meeting.status == "scheduled", Meeting.starts_at < now))).all()
-        if m.starts_at + timedelta(minutes=m.duration_minutes) < now]
+    # The coming meetings (with who has confirmed) and the held ones (the last one's number and date) from the
+    # same query: the page shows no agenda, topics or change history.
+    upcoming, held = await scheduling.upcoming_and_held(db, ctx, patient.id, now)
     view = await plan_view.read_current(db, ctx, patient.id, action="plan.home_viewed")
     next_item = upcoming[0] if upcoming else None
     actions = []
