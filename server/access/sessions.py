@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import timedelta
-
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, select
@@ -86,7 +85,7 @@ async def load(db: AsyncSession, token: str | None, idle: timedelta, absolute: t
         return NOBODY
     if now - session.last_seen_at >= touch_interval(idle):
         session.last_seen_at = now
-    return Identity(session, account, delegation, bool(has_passkey), dict(zip(row._fields[4:], row[4:])))
+    return Identity(session, account, delegation, bool(has_passkey), dict(zip(row._fields[4:], row[4:], strict=True)))
 
 
 async def start(db: AsyncSession, account_id: int | None, user_agent: str,

@@ -84,14 +84,16 @@ def prefetched_unread(db: AsyncSession, prefetched: dict, include_private: bool)
 
 @event.listens_for(Session, "before_flush")
 def _note_flushed_messages(session: Session, _context, _instances) -> None:
+    """A message added, changed (opened) or removed through the unit of work."""
     if any(isinstance(obj, Notification) for obj in (*session.new, *session.dirty, *session.deleted)):
         session.info[_WRITTEN] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_message_statements(state: ORMExecuteState) -> None:
+    """An insert, update or delete of messages run through a session (e.g. all marked read)."""
     if (state.is_insert or state.is_update or state.is_delete) and \
-            getattr(state.statement, "table", None) is Notification.__table__:
+            getattr(getattr(state.statement, "table", None), "name", None) == Notification.__tablename__:
         state.session.info[_WRITTEN] = True
 
 
