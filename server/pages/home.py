@@ -12,16 +12,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
+from server.access.acting import acting_for
 from server.access.policy import PATIENT_SIDE, RESEARCH_ANSWER, VIEW_PATIENT, can, policy
 from server.db import utcnow
 from server.i18n import N_, today_oslo
 from server.meetings import scheduling
 from server.meetings import wishes as wishes_service
-from server.meetings.models import Meeting
+from server.meetings.models import Meeting, MeetingWishes
 from server.pathway import service
-from server.pathway.acting import patient_for
+from server.pathway.models import Patient
 from server.pathway.stages import stage
 from server.plan import view as plan_view
 from server.plan.forms import STATUS_LABELS
@@ -74,10 +78,29 @@ def _confirmed(meeting: Meeting) -> list[str]:
     return [p.name for p in meeting.participants if scheduling.answer_of(p) == "accepted"]
 
 
-async def home_context(db: AsyncSession, request: Request, patient, now: datetime | None = None) -> dict[str, Any]:
+# The patient with the stage history (as `pathway.acting.patient_for` loads it) and the wishes for SHM 1, in one
+# query built once: the home page's first read.
+_PATIENT_AND_WISHES = (select(Patient, MeetingWishes).options(joinedload(Patient.events))
+                       .outerjoin(MeetingWishes, and_(MeetingWishes.patient_id == Patient.id,
+                                                      MeetingWishes.meeting_number == 1))
+                       .where(Patient.id == bindparam("patient_id")))
+
+
+async def _patient_and_wishes(db: AsyncSession, request: Request) -> tuple[Patient, MeetingWishes | None]:
+    """The patient this request acts for (decided by `acting_for`: 404 unless allowed to view them), and their
+    wishes for SHM 1."""
+    row = (await db.execute(_PATIENT_AND_WISHES, {"patient_id": acting_for(actor(request), VIEW_PATIENT)})
+           ).unique().first()
+    if row is None:
+        raise NotFoundException()
+    return row[0], row[1]
+
+
+async def home_context(db: AsyncSession, request: Request, patient, wishes: MeetingWishes | None,
+                       now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     ctx = audit_ctx(request)
-    wishes_state = wishes_service.state_of(await wishes_service.get_wishes(db, patient.id, 1))
+    wishes_state = wishes_service.state_of(wishes)
     # The coming meetings (with who has confirmed) and the held ones (the last one's number and date) from the
     # same query: the page shows no agenda, topics or change history.
     upcoming, held = await scheduling.upcoming_and_held(db, ctx, patient.id, now)
@@ -114,9 +137,9 @@ async def home_context(db: AsyncSession, request: Request, patient, now: datetim
 
 @get("/home", opt=policy(PATIENT_SIDE))
 async def home(request: Request, db: AsyncSession) -> Response:
-    patient = await patient_for(db, actor(request), VIEW_PATIENT)
+    patient, wishes = await _patient_and_wishes(db, request)
     await service.view_patient(db, audit_ctx(request), patient, "patient.home_viewed")
-    return render(request, "pathway/home.html", await home_context(db, request, patient))
+    return render(request, "pathway/home.html", await home_context(db, request, patient, wishes))
 
 
 ROUTES = [home]
