@@ -46,9 +46,6 @@ class Identity:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-NOBODY = Identity()
-
-
 def identity_query(extra_columns: tuple = ()):
     """The statement behind `load`, built once (a prebuilt statement skips the construction and cache-key work
     on every request). `extra_columns`: labelled scalar subqueries, correlated to `accounts`, `delegations`
@@ -68,21 +65,21 @@ _IDENTITY = identity_query()
 
 async def load(db: AsyncSession, token: str | None, idle: timedelta, absolute: timedelta,
                query=None) -> Identity:
-    """The live session and whom it belongs to (`NOBODY` when there is none), ending sessions that timed out
+    """The live session and whom it belongs to (an empty `Identity` when there is none), ending sessions that timed out
     (idle or absolute limit) or whose account was deactivated. Last-seen is written at most every
     `touch_interval(idle)`. `query`: an `identity_query(...)` with extra columns (default: none)."""
     if not token or len(token) > 200:
-        return NOBODY
+        return Identity()
     row = (await db.execute(query if query is not None else _IDENTITY, {"token_hash": hash_token(token)})).first()
     if row is None:
-        return NOBODY
+        return Identity()
     session, account, delegation, has_passkey = row[:4]
     now = utcnow()
     expired = now - session.last_seen_at > idle or now - session.created_at > absolute
     if expired or (account is not None and not account.active):
         await db.delete(session)
         await db.flush()
-        return NOBODY
+        return Identity()
     if now - session.last_seen_at >= touch_interval(idle):
         session.last_seen_at = now
     return Identity(session, account, delegation, bool(has_passkey), dict(zip(row._fields[4:], row[4:], strict=True)))
