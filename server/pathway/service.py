@@ -81,8 +81,9 @@ _PATIENT_LOCKED = _PATIENT.with_for_update(of=Patient).execution_options(populat
 
 
 async def load_patient(db: AsyncSession, patient_id: int, lock: bool = False) -> Patient | None:
-    """The one loader of a patient (with the stage events). Routes get a patient through
-    `server.pathway.acting.patient_for`, which checks the policy first.
+    """The loader of a patient (with the stage events). Routes get a patient through
+    `server.pathway.acting.patient_for`, which checks the policy first (the home page, after the same
+    `acting_for` check, reads the patient with the wishes in one query: server/pages/home.py).
 
     `lock`: hold the patient row (PostgreSQL), e.g. so two clinicians cannot both schedule SHM 1.
     """
