@@ -12,6 +12,7 @@ postgresql://postgres@127.0.0.1:5432/perf_bench — the database is emptied and 
      patients updating a measure with concurrent reads. Latency is measured from each request's SCHEDULED
      start (no coordinated omission); the generator reports its own CPU share.
 Timings on a shared machine are noisy; the ratios are the figures to compare. Never part of `make test`.
+BENCH_PARTS=ratios runs step 2 alone (with BENCH_SCALE=0.1: a quick before/after of CPU per page).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ PATIENTS = max(200, int(10_000 * SCALE))
 AUDIT_ROWS = max(10_000, int(1_000_000 * SCALE))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
+PARTS = os.environ.get("BENCH_PARTS", "all")  # "ratios": only the in-process ceiling ratios (step 2)
 PAGES = ("/home", "/meeting", "/plan", "/inbox")
 CLINIC = ("/clinic/worklist", "/clinic/patients", "/clinic/patients?q=olsen", "/clinic/patients?stage_filter=4",
           "/clinic/patients?page=20", "/clinic/patients?q=ingrid&stage_filter=7")
@@ -140,12 +142,24 @@ def _row(label: str, figure: str, target: str, met: bool | None) -> str:
     return f"  {label:<52} {figure:>22}   {target:<26} {mark}"
 
 
-def report(backend: str, workers: int, ratios, loads, rates) -> list[str]:
-    lines = [f"{backend}, {workers} process(es)  ({PATIENTS} patients, {AUDIT_ROWS} audit rows)"]
+def _ratio_rows(ratios) -> list[str]:
+    lines = []
     for page, (page_cpu, ceil_cpu) in ratios.items():
         ratio = ceil_cpu / page_cpu
         lines.append(_row(f"{page}: ceiling ratio (CPU {page_cpu:.2f} vs {ceil_cpu:.2f} ms)", f"{ratio:.0%}",
                           ">= 35 %", ratio >= 0.35))
+    return lines
+
+
+def report_ratios(backend: str, ratios) -> list[str]:
+    """BENCH_PARTS=ratios: the in-process ceiling ratios alone (no server, no fixed-rate load)."""
+    return [f"{backend}, in-process  ({PATIENTS} patients, {AUDIT_ROWS} audit rows; load average "
+            f"{open('/proc/loadavg').read().strip()})", *_ratio_rows(ratios)]
+
+
+def report(backend: str, workers: int, ratios, loads, rates) -> list[str]:
+    lines = [f"{backend}, {workers} process(es)  ({PATIENTS} patients, {AUDIT_ROWS} audit rows)"]
+    lines += _ratio_rows(ratios)
     p = loads["patient"]
     lines.append(_row(f"mixed patient pages at {rates['patient']:.0f}/s offered ({p.done:.0f}/s done)",
                       p.percentiles(), "p95 < 50 ms", p.p(95) < 50 and not p.errors))
@@ -173,6 +187,8 @@ def run_backend(backend: str, url: str, tmp: Path) -> list[str]:
     load = open("/proc/loadavg").read().strip()
     print(f"{backend}: filled in {time.perf_counter() - started:.1f} s; load average {load}", flush=True)
     ratios = asyncio.run(ceiling_ratios(settings, fixture.patient_tokens))
+    if PARTS == "ratios":
+        return report_ratios(backend, ratios)
     workers = int(os.environ.get("BENCH_WORKERS", "2" if backend == "postgresql" else "1"))
     rates = {"patient": float(os.environ.get("BENCH_RATE", "200" if backend == "postgresql" else "100")),
              "clinic": 10.0, "write": float(os.environ.get("BENCH_WRITE_RATE", "100"))}

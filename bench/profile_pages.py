@@ -3,7 +3,8 @@
 Fills a small database (BENCH_PATIENTS, default 500; BENCH_AUDIT, default 20,000 events; SQLite in a
 temporary directory, or BENCH_PG_URL, which is emptied), then serves each page PROFILE_ROUNDS times (default
 300) through the same in-process client as bench.py's ceiling measurement and prints CPU per request and
-the top functions by own time and by cumulative time. Not part of `make test`.
+the top functions by own time and by cumulative time (PROFILE=0: without the profiler), and the statements
+one request of each page sends. Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import pstats
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+
+from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,15 +33,42 @@ from server.settings import Settings, normalise_database_url  # noqa: E402
 
 ROUNDS = int(os.environ.get("PROFILE_ROUNDS", "300"))
 TOP = int(os.environ.get("PROFILE_TOP", "25"))
+PROFILE = os.environ.get("PROFILE", "1") != "0"  # 0: CPU per request and statements only
+
+
+def count_statements(engine) -> Counter:
+    """Statements sent per page (the key "total", and the first words of each SQL text)."""
+    counts: Counter = Counter()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(_conn, _cursor, statement, _params, _context, _executemany):
+        counts["total"] += 1
+        counts[" ".join(statement.split()[:4])[:60]] += 1
+
+    return counts
 
 
 async def profile(settings: Settings, tokens: list[str], pages: list[str]) -> None:
     app = create_app(settings)
     async with in_process(app) as client:
+        statements = count_statements(app.state.engine)
         for page in pages:
+            statements.clear()
+            await client.get(page, headers={"cookie": f"{sessions.COOKIE_NAME}={tokens[-1]}"})
+            print(f"=== {page}: {statements['total']} statements (BEGIN/COMMIT on PostgreSQL not counted):",
+                  ", ".join(f"{k} x{v}" for k, v in statements.items() if k != "total"))
             requests = [(page, tokens[i % len(tokens)]) for i in range(ROUNDS)]
             for path, token in requests[:20]:
                 await client.get(path, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"})
+            started = time.process_time()
+            for path, token in requests:
+                response = await client.get(path, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"})
+                assert response.status_code == 200, (path, response.status_code)
+            plain = (time.process_time() - started) * 1000 / ROUNDS
+            print(f"=== {page}: {plain:.2f} ms CPU per request without the profiler; load average "
+                  f"{open('/proc/loadavg').read().strip()}")
+            if not PROFILE:
+                continue
             profiler = cProfile.Profile()
             started = time.process_time()
             profiler.enable()

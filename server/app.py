@@ -31,6 +31,7 @@ from server.i18n import N_
 from server.meetings import invitation_routes, schedule_routes, wishes_routes
 from server.meetings.wishes import OTHER_ROLES
 from server.notify import routes as notify_routes
+from server.notify import service as notify_service
 from server.notify import vapid, worker
 from server.pages import (
     access_log,
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.unread_counter = notify_routes.unread_counter  # the header's count, for full pages (web.render)
+    app.state.identity_prefetch = notify_service.UNREAD_PREFETCH  # ... fetched with the session on a GET
     app.state.static = manifest
     app.state.vapid = vapid.load(settings)
     app.state.vapid_public_key = vapid.public_key(app.state.vapid)

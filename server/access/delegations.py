@@ -167,16 +167,6 @@ async def acting(db: AsyncSession, delegation_id: int, account_id: int) -> Deleg
     return delegation
 
 
-async def acting_with_passkey(db: AsyncSession, delegation_id: int,
-                              account_id: int) -> tuple[Delegation | None, bool]:
-    """`acting()`, and whether the account has a passkey (one query): an account without one never acts."""
-    row = (await db.execute(
-        select(Delegation, exists().where(Credential.account_id == account_id))
-        .where(Delegation.id == delegation_id, Delegation.relative_account_id == account_id)
-    )).first()
-    return (row[0], bool(row[1])) if row else (None, False)
-
-
 async def lapse_unfinished(db: AsyncSession, now: datetime | None = None) -> int:
     """Relatives who redeemed a code but never made a passkey, once their enrollment can no longer be
     finished (no usable enrollment code left, at the latest CODE_DAYS after redeeming): the delegation ends

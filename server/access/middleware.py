@@ -51,23 +51,27 @@ def provide_db(scope: Scope) -> AsyncSession:
     return scope["state"]["db"]
 
 
-async def _sign_in_from_cookie(db: AsyncSession, state: dict, token: str | None, settings) -> None:
-    """The session and actor of this request, from the session cookie (a stale cookie is cleared)."""
-    user_session, account = await sessions.load(
-        db, token, timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_absolute_hours))
+async def _sign_in_from_cookie(db: AsyncSession, state: dict, token: str | None, settings, query=None) -> None:
+    """The session and actor of this request, from the session cookie (a stale cookie is cleared): one query
+    for the session, its account and the delegation it acts under (`sessions.load`)."""
+    identity = await sessions.load(
+        db, token, timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_absolute_hours),
+        query)
+    user_session, account = identity.session, identity.account
     if token and user_session is None:
         state["session_cookie"] = None  # clear a stale or unknown cookie
     state["user_session"] = user_session
+    state["prefetched"] = identity.extra
     if account is not None:
         state["actor"] = Actor(account.id, account.role, account.display_name, account.patient_id, user_session.id)
         if user_session.acting_delegation_id is not None:
-            await _act_as_relative(db, state, account, user_session)
+            _act_as_relative(state, account, user_session, identity.delegation, identity.has_passkey)
 
 
-async def _act_as_relative(db: AsyncSession, state: dict, account, user_session) -> None:
+def _act_as_relative(state: dict, account, user_session, delegation, has_passkey: bool) -> None:
     """A session that picked a delegation acts for its patient with its scopes, read afresh on every
-    request: ending or narrowing it takes effect on the very next request, open sessions included."""
-    delegation, has_passkey = await delegations.acting_with_passkey(db, user_session.acting_delegation_id, account.id)
+    request (in the identity query): ending or narrowing it takes effect on the very next request, open
+    sessions included."""
     if delegation is not None and not has_passkey:
         # An account without a passkey never acts for anyone: the patient's pages send it to make one.
         state["actor"] = Actor(account.id, "relative", account.display_name, None, user_session.id)
@@ -127,6 +131,19 @@ def _check_integers(scope: Scope, handler) -> None:
             raise ClientException()
 
 
+def _identity_query(litestar_app, method: str):
+    """The identity statement for this request, built once per app: a GET (a page may be rendered) also
+    fetches the columns the app registered as `identity_prefetch` (the header's unread count), so that
+    they cost no round trip of their own; other methods fetch the session alone."""
+    if method != "GET":
+        return None
+    query = litestar_app.state.get("identity_query_get")
+    if query is None:
+        query = sessions.identity_query(tuple(litestar_app.state.get("identity_prefetch", ())))
+        litestar_app.state.identity_query_get = query
+    return query
+
+
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,7 +163,8 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         async with litestar_app.state.sessionmaker() as db:
             state["db"] = db
             try:
-                await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings)
+                await _sign_in_from_cookie(db, state, cookies.get(sessions.COOKIE_NAME), litestar_app.state.settings,
+                                           _identity_query(litestar_app, scope["method"]))
                 await _refuse_unless_allowed(db, opt.get("policy"), state["actor"], state)
                 _check_integers(scope, handler)
                 try:

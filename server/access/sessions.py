@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access.models import Account, UserSession
+from server.access.models import Account, Credential, Delegation, UserSession
 from server.db import utcnow
 
 COOKIE_NAME = "__Host-samhandling"
@@ -31,26 +33,56 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def load(db: AsyncSession, token: str | None, idle: timedelta, absolute: timedelta):
-    """The live session and its account (None for either), ending sessions that timed out."""
+@dataclass
+class Identity:
+    """Who makes a request, from ONE query: the live session, its account, the delegation the session acts
+    under (only if it is this account's; live or not, `delegations.is_live` decides) and whether the account
+    has a passkey; `extra` holds the labelled columns a caller added (e.g. the header's unread count)."""
+
+    session: UserSession | None = None
+    account: Account | None = None
+    delegation: Delegation | None = None
+    has_passkey: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def identity_query(extra_columns: tuple = ()):
+    """The statement behind `load`, built once (a prebuilt statement skips the construction and cache-key work
+    on every request). `extra_columns`: labelled scalar subqueries, correlated to `accounts`, `delegations`
+    or `sessions`, that ride along in the same round trip."""
+    acting = and_(Delegation.id == UserSession.acting_delegation_id,
+                  Delegation.relative_account_id == UserSession.account_id)
+    return (select(UserSession, Account, Delegation,
+                   exists().where(Credential.account_id == UserSession.account_id).label("has_passkey"),
+                   *extra_columns)
+            .outerjoin(Account, Account.id == UserSession.account_id)
+            .outerjoin(Delegation, acting)
+            .where(UserSession.token_hash == bindparam("token_hash")))
+
+
+_IDENTITY = identity_query()
+
+
+async def load(db: AsyncSession, token: str | None, idle: timedelta, absolute: timedelta,
+               query=None) -> Identity:
+    """The live session and whom it belongs to (an empty `Identity` when there is none), ending sessions that timed out
+    (idle or absolute limit) or whose account was deactivated. Last-seen is written at most every
+    `touch_interval(idle)`. `query`: an `identity_query(...)` with extra columns (default: none)."""
     if not token or len(token) > 200:
-        return None, None
-    row = (await db.execute(
-        select(UserSession, Account).outerjoin(Account, Account.id == UserSession.account_id)
-        .where(UserSession.token_hash == hash_token(token))
-    )).first()
+        return Identity()
+    row = (await db.execute(query if query is not None else _IDENTITY, {"token_hash": hash_token(token)})).first()
     if row is None:
-        return None, None
-    session, account = row
+        return Identity()
+    session, account, delegation, has_passkey = row[:4]
     now = utcnow()
     expired = now - session.last_seen_at > idle or now - session.created_at > absolute
     if expired or (account is not None and not account.active):
         await db.delete(session)
         await db.flush()
-        return None, None
+        return Identity()
     if now - session.last_seen_at >= touch_interval(idle):
         session.last_seen_at = now
-    return session, account
+    return Identity(session, account, delegation, bool(has_passkey), dict(zip(row._fields[4:], row[4:], strict=True)))
 
 
 async def start(db: AsyncSession, account_id: int | None, user_agent: str,

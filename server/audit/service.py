@@ -69,6 +69,9 @@ class AuditContext:
 _PENDING = "audit_pending"
 _table = AuditEvent.__table__
 _listed_table = AuditEventPatient.__table__
+_INSERT = insert(_table)  # built once: every request that reads patient data runs it at commit
+_INSERT_LIST_EVENT = insert(_table).returning(_table.c.id)
+_INSERT_LISTED = insert(_listed_table)
 # Set when a transaction inserted events: the in-app sealer then looks soon, instead of at its idle pace.
 _recorded = False
 
@@ -112,13 +115,13 @@ def _append_pending(session: Session) -> None:
              for ctx, action, pid, outcome, detail, listed in pending if listed is None]
     if plain:
         # A Core insert (one executemany), no lock, no chain head to read: the sealer hashes it later.
-        session.execute(insert(_table), plain)
+        session.execute(_INSERT, plain)
     for ctx, action, pid, outcome, detail, listed in pending:
         if listed is not None:
-            event_id = session.execute(insert(_table).returning(_table.c.id),
+            event_id = session.execute(_INSERT_LIST_EVENT,
                                        _row(ctx, at, action, pid, outcome, detail, listed)).scalar_one()
             if listed:
-                session.execute(insert(_listed_table), [{"event_id": event_id, "patient_id": p,
+                session.execute(_INSERT_LISTED, [{"event_id": event_id, "patient_id": p,
                                                          "actor_account_id": ctx.account_id} for p in listed])
     _recorded = True
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from server.audit.service import AuditContext, record
 from server.db import utcnow
@@ -222,27 +222,56 @@ def patient_topics(wishes: dict | None) -> dict[str, Any]:
     return {"suggested": [TOPIC_LABELS[t] for t in topics.suggested if t in TOPIC_LABELS], "text": topics.text}
 
 
+# The patient's scheduled (not cancelled) meetings, built once: participants with their invitations joined,
+# and (`_SCHEDULED_WITH_AGENDA`, the meeting page) the agenda joined too; not the change history.
+_SCHEDULED = (select(Meeting).where(Meeting.patient_id == bindparam("patient_id"), Meeting.status == "scheduled")
+              .order_by(Meeting.number, Meeting.starts_at, Meeting.id))
+_SCHEDULED_WITH_PARTICIPANTS = _SCHEDULED.options(
+    joinedload(Meeting.participants).joinedload(MeetingParticipant.invitation))
+_SCHEDULED_WITH_AGENDA = _SCHEDULED_WITH_PARTICIPANTS.options(joinedload(Meeting.segments))
+_SUBMITTED_WISHES = select(MeetingWishes.meeting_number, MeetingWishes.submitted_answers).where(
+    MeetingWishes.patient_id == bindparam("patient_id"))
+
+
+async def scheduled_meetings(db: AsyncSession, patient_id: int, *, agenda: bool) -> list[Meeting]:
+    """The patient's scheduled meetings in order, with participants and invitations (one query; `agenda`: the
+    agenda segments in the same query)."""
+    query = _SCHEDULED_WITH_AGENDA if agenda else _SCHEDULED_WITH_PARTICIPANTS
+    return list((await db.scalars(query, {"patient_id": patient_id})).unique().all())
+
+
+def _item(meeting: Meeting, now: datetime, topics: dict[str, Any] | None = None) -> dict[str, Any]:
+    item = {"meeting": meeting, "ends_at": ends_at(meeting), "join": join_state(meeting, now)}
+    return item if topics is None else item | {"topics": topics}
+
+
+async def _viewed_upcoming(db: AsyncSession, ctx: AuditContext, patient_id: int, meetings: list[Meeting]) -> None:
+    await record(db, ctx, "meeting.patient_viewed", patient_ids=[patient_id],
+                 detail=" ".join(f"meeting {m.id}" for m in meetings))
+
+
 async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: int,
                                now: datetime | None = None) -> list[dict[str, Any]]:
     """The patient's scheduled meetings that have not ended, with their own topics."""
     now = now or utcnow()
-    # Only what the page shows: scheduled meetings with their participants (and invitations, joined) and
-    # agenda; not the change history, not cancelled meetings; the wishes of all of them in one query.
-    scheduled = await db.scalars(
-        select(Meeting).options(selectinload(Meeting.participants).joinedload(MeetingParticipant.invitation),
-                                selectinload(Meeting.segments))
-        .where(Meeting.patient_id == patient_id, Meeting.status == "scheduled")
-        .order_by(Meeting.number, Meeting.starts_at, Meeting.id))
-    meetings = [m for m in scheduled.all() if ends_at(m) >= now]
+    # Only what the page shows: scheduled meetings with their participants (and invitations) and agenda in one
+    # query; not the change history, not cancelled meetings; the submitted wishes in one more.
+    meetings = [m for m in await scheduled_meetings(db, patient_id, agenda=True) if ends_at(m) >= now]
     wishes = {}
     if meetings:
-        wishes = {w.meeting_number: w.submitted_answers for w in (await db.scalars(
-            select(MeetingWishes).where(MeetingWishes.patient_id == patient_id,
-                                        MeetingWishes.meeting_number.in_({m.number for m in meetings})))).all()}
-    result = []
-    for meeting in meetings:
-        result.append({"meeting": meeting, "ends_at": ends_at(meeting), "join": join_state(meeting, now),
-                       "topics": patient_topics(wishes.get(meeting.number) or None)})
-    await record(db, ctx, "meeting.patient_viewed", patient_ids=[patient_id],
-                 detail=" ".join(f"meeting {m.id}" for m in meetings))
+        wishes = dict((await db.execute(_SUBMITTED_WISHES, {"patient_id": patient_id})).all())
+    result = [_item(meeting, now, patient_topics(wishes.get(meeting.number) or None)) for meeting in meetings]
+    await _viewed_upcoming(db, ctx, patient_id, meetings)
     return result
+
+
+async def upcoming_and_held(db: AsyncSession, ctx: AuditContext, patient_id: int,
+                            now: datetime | None = None) -> tuple[list[dict[str, Any]], list[Meeting]]:
+    """For the home page, from one query: the scheduled meetings that have not ended (with participants, as
+    `upcoming_for_patient` gives them but without agenda and topics, which the home page does not show; audited
+    the same way), and those that have (held)."""
+    now = now or utcnow()
+    meetings = await scheduled_meetings(db, patient_id, agenda=False)
+    upcoming = [m for m in meetings if ends_at(m) >= now]
+    await _viewed_upcoming(db, ctx, patient_id, upcoming)
+    return [_item(m, now) for m in upcoming], [m for m in meetings if ends_at(m) < now]

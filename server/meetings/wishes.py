@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext, record
@@ -119,9 +119,12 @@ def changed_sections(old: dict | None, new: dict | None) -> set[str]:
 
 # --- Storage ---------------------------------------------------------------------------------
 
+_WISHES = select(MeetingWishes).where(MeetingWishes.patient_id == bindparam("patient_id"),
+                                      MeetingWishes.meeting_number == bindparam("number"))  # built once
+
+
 async def get_wishes(db: AsyncSession, patient_id: int, number: int = 1) -> MeetingWishes | None:
-    return await db.scalar(select(MeetingWishes).where(MeetingWishes.patient_id == patient_id,
-                                                       MeetingWishes.meeting_number == number))
+    return await db.scalar(_WISHES, {"patient_id": patient_id, "number": number})
 
 
 async def _lock(db: AsyncSession, wishes: MeetingWishes) -> None:

@@ -12,21 +12,25 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get
-from sqlalchemy import select
+from litestar.exceptions import NotFoundException
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
+from server.access.acting import acting_for
 from server.access.policy import PATIENT_SIDE, RESEARCH_ANSWER, VIEW_PATIENT, can, policy
 from server.db import utcnow
 from server.i18n import N_, today_oslo
 from server.meetings import scheduling
 from server.meetings import wishes as wishes_service
-from server.meetings.models import Meeting
+from server.meetings.models import Meeting, MeetingWishes
 from server.pathway import service
-from server.pathway.acting import patient_for
+from server.pathway.models import Patient
 from server.pathway.stages import stage
 from server.plan import view as plan_view
 from server.plan.forms import STATUS_LABELS
 from server.research import service as research
+from server.research.models import ResearchEvent
 from server.web import actor, audit_ctx, render
 
 WISHES_STAGES = (3, 4)  # the patient tells who should come during the invitation and the assessment
@@ -60,11 +64,12 @@ def _due_measure(view: plan_view.PlanView | None, today: date) -> plan_view.Meas
     return min(due, key=lambda m: m.due) if due else None
 
 
-async def _answer_action(db: AsyncSession, request: Request, patient_id: int) -> Action | None:
+async def _answer_action(db: AsyncSession, request: Request, patient_id: int, asked: bool = True) -> Action | None:
     """Something the patient must answer: the clinic's request after a held meeting (server/research), the one
     question in the data model that waits for the patient's own answer. The patient's own: a relative acting
-    for them never sees it (policy RESEARCH_ANSWER), and the wording stays as discreet as the inbox's."""
-    if not can(actor(request), RESEARCH_ANSWER, patient_id):
+    for them never sees it (policy RESEARCH_ANSWER), and the wording stays as discreet as the inbox's.
+    `asked` False: the patient was never sent a request (read with the patient), so none can be open."""
+    if not asked or not can(actor(request), RESEARCH_ANSWER, patient_id):
         return None
     waiting = await research.open_request(db, patient_id)
     return Action(N_("Answer the request from the pain clinic"), f"/research/meetings/{waiting.meeting_id}") \
@@ -75,16 +80,34 @@ def _confirmed(meeting: Meeting) -> list[str]:
     return [p.name for p in meeting.participants if scheduling.answer_of(p) == "accepted"]
 
 
-async def home_context(db: AsyncSession, request: Request, patient, now: datetime | None = None) -> dict[str, Any]:
+# The patient with the stage history (as `pathway.acting.patient_for` loads it), the wishes for SHM 1 and whether
+# the clinic ever sent them a research request (most never were: then the requests are not read), in one query
+# built once: the home page's first read.
+_ASKED = exists().where(ResearchEvent.patient_id == Patient.id, ResearchEvent.kind == "asked").label("asked")
+_PATIENT_AND_WISHES = (select(Patient, MeetingWishes, _ASKED).options(joinedload(Patient.events))
+                       .outerjoin(MeetingWishes, and_(MeetingWishes.patient_id == Patient.id,
+                                                      MeetingWishes.meeting_number == 1))
+                       .where(Patient.id == bindparam("patient_id")))
+
+
+async def _patient_and_wishes(db: AsyncSession, request: Request) -> tuple[Patient, MeetingWishes | None, bool]:
+    """The patient this request acts for (decided by `acting_for`: 404 unless allowed to view them), their
+    wishes for SHM 1, and whether they were ever sent a research request."""
+    row = (await db.execute(_PATIENT_AND_WISHES, {"patient_id": acting_for(actor(request), VIEW_PATIENT)})
+           ).unique().first()
+    if row is None:
+        raise NotFoundException()
+    return row[0], row[1], bool(row[2])
+
+
+async def home_context(db: AsyncSession, request: Request, patient, wishes: MeetingWishes | None,
+                       now: datetime | None = None, research_asked: bool = True) -> dict[str, Any]:
     now = now or utcnow()
     ctx = audit_ctx(request)
-    wishes_state = wishes_service.state_of(await wishes_service.get_wishes(db, patient.id, 1))
-    upcoming = await scheduling.upcoming_for_patient(db, ctx, patient.id, now)
-    # The last held meeting: its number and date are all the page shows (no participants, agenda, history).
-    held = [m for m in (await db.execute(
-        select(Meeting.number, Meeting.starts_at, Meeting.duration_minutes)
-        .where(Meeting.patient_id == patient.id, Meeting.status == "scheduled", Meeting.starts_at < now))).all()
-        if m.starts_at + timedelta(minutes=m.duration_minutes) < now]
+    wishes_state = wishes_service.state_of(wishes)
+    # The coming meetings (with who has confirmed) and the held ones (the last one's number and date) from the
+    # same query: the page shows no agenda, topics or change history.
+    upcoming, held = await scheduling.upcoming_and_held(db, ctx, patient.id, now)
     view = await plan_view.read_current(db, ctx, patient.id, action="plan.home_viewed")
     next_item = upcoming[0] if upcoming else None
     actions = []
@@ -93,7 +116,7 @@ async def home_context(db: AsyncSession, request: Request, patient, now: datetim
     wishes_action = _wishes_action(patient.stage, wishes_state, bool(upcoming))
     if wishes_action:
         actions.append(wishes_action)
-    answer = await _answer_action(db, request, patient.id)
+    answer = await _answer_action(db, request, patient.id, research_asked)
     if answer:
         actions.append(answer)
     due = _due_measure(view, today_oslo())
@@ -118,9 +141,10 @@ async def home_context(db: AsyncSession, request: Request, patient, now: datetim
 
 @get("/home", opt=policy(PATIENT_SIDE))
 async def home(request: Request, db: AsyncSession) -> Response:
-    patient = await patient_for(db, actor(request), VIEW_PATIENT)
+    patient, wishes, asked = await _patient_and_wishes(db, request)
     await service.view_patient(db, audit_ctx(request), patient, "patient.home_viewed")
-    return render(request, "pathway/home.html", await home_context(db, request, patient))
+    return render(request, "pathway/home.html", await home_context(db, request, patient, wishes,
+                                                                   research_asked=asked))
 
 
 ROUTES = [home]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -76,17 +76,19 @@ def timeline(patient: Patient) -> list[TimelineItem]:
     return items
 
 
+_PATIENT = select(Patient).options(joinedload(Patient.events)).where(Patient.id == bindparam("patient_id"))
+_PATIENT_LOCKED = _PATIENT.with_for_update(of=Patient).execution_options(populate_existing=True)
+
+
 async def load_patient(db: AsyncSession, patient_id: int, lock: bool = False) -> Patient | None:
-    """The one loader of a patient (with the stage events). Routes get a patient through
-    `server.pathway.acting.patient_for`, which checks the policy first.
+    """The loader of a patient (with the stage events). Routes get a patient through
+    `server.pathway.acting.patient_for`, which checks the policy first (the home page, after the same
+    `acting_for` check, reads the patient with the wishes in one query: server/pages/home.py).
 
     `lock`: hold the patient row (PostgreSQL), e.g. so two clinicians cannot both schedule SHM 1.
     """
-    # The events in the same round trip (a join) rather than a second SELECT.
-    query = select(Patient).options(joinedload(Patient.events)).where(Patient.id == patient_id)
-    if lock:
-        query = query.with_for_update(of=Patient).execution_options(populate_existing=True)
-    return (await db.scalars(query)).unique().first()
+    # The events in the same round trip (a join) rather than a second SELECT; the statements are built once.
+    return (await db.scalars(_PATIENT_LOCKED if lock else _PATIENT, {"patient_id": patient_id})).unique().first()
 
 
 async def view_patient(db: AsyncSession, ctx: AuditContext, patient: Patient, action: str) -> Patient:

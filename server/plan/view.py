@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.service import account_names
@@ -109,9 +109,16 @@ def version_by_number(plan: ActionPlan | None, number: int) -> PlanVersion | Non
     return next((v for v in published(plan) if v.number == number), None)
 
 
+# Built once (the plan and home pages read them on every visit).
+_UPDATES = (select(MeasureUpdate).where(MeasureUpdate.plan_id == bindparam("plan_id"))
+            .order_by(MeasureUpdate.at, MeasureUpdate.id))
+_LATEST_VERSION = (select(PlanVersion).join(ActionPlan, ActionPlan.id == PlanVersion.plan_id)
+                   .where(ActionPlan.patient_id == bindparam("patient_id")).order_by(PlanVersion.number.desc())
+                   .limit(1))
+
+
 async def _updates(db: AsyncSession, plan_id: int) -> list[MeasureUpdate]:
-    return list(await db.scalars(select(MeasureUpdate).where(MeasureUpdate.plan_id == plan_id)
-                                 .order_by(MeasureUpdate.at, MeasureUpdate.id)))
+    return list(await db.scalars(_UPDATES, {"plan_id": plan_id}))
 
 
 def status_update(measure: Measure, version: PlanVersion, updates: list[MeasureUpdate]) -> MeasureUpdate | None:
@@ -166,8 +173,7 @@ async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | 
 
 async def _latest_version(db: AsyncSession, patient_id: int) -> PlanVersion | None:
     """The latest published version alone (not every version's whole document)."""
-    return await db.scalar(select(PlanVersion).join(ActionPlan, ActionPlan.id == PlanVersion.plan_id)
-                           .where(ActionPlan.patient_id == patient_id).order_by(PlanVersion.number.desc()).limit(1))
+    return await db.scalar(_LATEST_VERSION, {"patient_id": patient_id})
 
 
 async def read_current(db: AsyncSession, ctx: AuditContext, patient_id: int,

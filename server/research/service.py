@@ -15,7 +15,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.service import AuditContext, record
@@ -136,9 +136,12 @@ def states(events: list[ResearchEvent]) -> list[RequestState]:
     return sorted(by_meeting.values(), key=lambda s: (s.meeting_number, s.asked.id))
 
 
+_EVENTS = (select(ResearchEvent).where(ResearchEvent.patient_id == bindparam("patient_id"))
+           .order_by(ResearchEvent.at, ResearchEvent.id))  # built once: the home page reads it on every visit
+
+
 async def _events(db: AsyncSession, patient_id: int) -> list[ResearchEvent]:
-    return list((await db.scalars(select(ResearchEvent).where(ResearchEvent.patient_id == patient_id)
-                                  .order_by(ResearchEvent.at, ResearchEvent.id))).all())
+    return list((await db.scalars(_EVENTS, {"patient_id": patient_id})).all())
 
 
 async def patient_view(db: AsyncSession, ctx: AuditContext, patient_id: int
