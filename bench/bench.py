@@ -35,7 +35,7 @@ from bench.fill import fill, reset_postgresql  # noqa: E402
 from bench.load import LoadResult, fixed_rate, serving  # noqa: E402
 from server.access import sessions  # noqa: E402
 from server.access.policy import PUBLIC, policy  # noqa: E402
-from server.app import create_app  # noqa: E402
+from server.app import create_app, settle_heap  # noqa: E402
 from server.cli import db_upgrade  # noqa: E402
 from server.settings import Settings, normalise_database_url  # noqa: E402
 
@@ -69,6 +69,7 @@ async def ceiling_ratios(settings: Settings, tokens: list[str]) -> dict[str, tup
     """{page: (ms CPU per page, ms CPU per ceiling request)}."""
     app = create_app(settings)
     app.register(ceiling)
+    settle_heap()  # as `samhandling serve` does once its app is built
     out = {}
     async with in_process(app) as client:
         for page in PAGES:
