@@ -1,18 +1,27 @@
-"""SQLAlchemy's async SQLite dialect `sqlite+samhandling`: stdlib sqlite3, ONE thread hop per statement.
+"""SQLAlchemy's async SQLite dialect `sqlite+samhandling`: stdlib sqlite3, at most ONE thread hop per statement.
 
 SQLAlchemy's aiosqlite adapter sends every statement to aiosqlite's thread four times (cursor(),
 execute, fetchall, close), each a queue put, a wake-up of that thread and a wake-up of the event loop;
-on SQLite that was most of a patient page's CPU. Here each connection has one thread of its own
-that owns the sqlite3 connection; a statement is one call into it (create the cursor, execute,
-fetch every row, read description/rowcount/lastrowid, close), answered with one loop wake-up.
+on SQLite that was most of the driver's share of a patient page's CPU (docs/performance.md, round 3).
 
-Transactions: `do_begin` does not cost a hop either: the dialect's BEGIN (BEGIN IMMEDIATE for the
-app's writer, see server/db.py) is sent in the same call as the transaction's first statement, so it
-takes the write lock exactly where it did before, in front of the first read. A transaction without
-any statement sends nothing. COMMIT and ROLLBACK go to the thread when sqlite3 says a transaction is
-open (`in_transaction`, read in the thread after every call); the pool's rollback when a connection
-is returned after COMMIT therefore costs nothing. Calls on a connection run in the order they were
-made, in its one thread (a queue, first in first out).
+Here each connection has one thread of its own that owns the sqlite3 connection. A statement that may
+wait is one call into it (create the cursor, execute, fetch every row, read description/rowcount/
+lastrowid, close), answered with one loop wake-up. Calls on a connection run in the order they were
+made (a queue, first in first out).
+
+Transactions: the dialect's BEGIN (`sqlite_begin`: BEGIN IMMEDIATE for the app's writer, see
+server/db.py) is sent in the same call as the transaction's first statement, so it takes the write
+lock where it did before, in front of the first read, in the thread (it may wait up to the busy
+timeout for another process). A transaction without any statement sends nothing. Once this
+connection HOLDS the write lock (after BEGIN IMMEDIATE), its further statements cannot wait for any
+lock, and run in the event loop's thread directly (a page's reads and its audit INSERT: microseconds
+each, as long as SQLite's own work on them); executemany (the sealer's batches) still goes to the
+thread. COMMIT always goes to the thread (synchronous=FULL: it waits for the disk), and so does
+everything of a deferred transaction (`immediate=False` tools: a read may meet a busy lock there).
+COMMIT and ROLLBACK are skipped when sqlite3 says no transaction is open (`in_transaction`, read after
+every call), as sqlite3 itself would; so the pool's rollback of a returned connection costs nothing.
+The sqlite3 connection is opened with check_same_thread=False because of the direct statements; it
+is never used by both threads at once: direct only when every call handed to the thread has finished.
 """
 
 from __future__ import annotations
@@ -33,11 +42,25 @@ from sqlalchemy.util.concurrency import await_only
 
 NAME = "samhandling"
 _STOP = object()
+_WRITE_LOCKING = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 
 
 def _resolve(future: asyncio.Future, outcome: tuple) -> None:
     if not future.cancelled():
         future.set_result(outcome)
+
+
+class _Ready:
+    """An awaitable that is already done (SQLAlchemy's AsyncConnection insists on one await per call)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self):
+        return self.value
+        yield  # noqa: B901 - a generator that never suspends
 
 
 class _Thread:
@@ -48,6 +71,8 @@ class _Thread:
 
     def __init__(self) -> None:
         self.connection: sqlite3.Connection | None = None
+        self.queued = 0  # calls handed over (written by the caller's thread only)
+        self.done = 0  # calls finished, connection untouched since (written by this thread only)
         self._queue: SimpleQueue = SimpleQueue()
         self._thread = Thread(target=self._run, name="sqlite", daemon=True)
         self._thread.start()
@@ -72,6 +97,7 @@ class _Thread:
                 outcome = (False, error, False)
             if self.connection is not None:
                 outcome = (outcome[0], outcome[1], self.connection.in_transaction)
+            self.done += 1
             self._answer(future, outcome)
 
     @staticmethod
@@ -83,6 +109,7 @@ class _Thread:
 
     def call(self, function, *args) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
+        self.queued += 1
         self._queue.put((future, function, args))
         return future
 
@@ -93,7 +120,8 @@ class _Thread:
 
 
 def _connect(worker: _Thread, args: tuple, kwargs: dict) -> None:
-    worker.connection = sqlite3.connect(*args, **kwargs)
+    # Used from the event loop's thread too, never at the same time (Connection._statement).
+    worker.connection = sqlite3.connect(*args, **{**kwargs, "check_same_thread": False})
 
 
 def _execute(connection: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool):
@@ -167,9 +195,9 @@ class Cursor:
 
 
 class Connection(AsyncAdapt_terminate, AdaptedConnection):
-    """The DBAPI connection SQLAlchemy sees; every call goes to the connection's own thread."""
+    """The DBAPI connection SQLAlchemy sees (see the module's docstring for where its calls run)."""
 
-    __slots__ = ("dbapi", "_worker", "_begin", "_in_transaction")
+    __slots__ = ("dbapi", "_worker", "_begin", "_in_transaction", "_writing")
     await_ = staticmethod(await_only)
 
     def __init__(self, dbapi: DBAPI, worker: _Thread) -> None:
@@ -178,6 +206,7 @@ class Connection(AsyncAdapt_terminate, AdaptedConnection):
         self._connection = worker.connection
         self._begin: str | None = None  # BEGIN to send with the next statement
         self._in_transaction: bool | None = False  # None: not known (a call's answer never came)
+        self._writing = False  # in a transaction that holds SQLite's write lock (BEGIN IMMEDIATE)
 
     def _call(self, function, *args):
         self._in_transaction = None
@@ -187,13 +216,28 @@ class Connection(AsyncAdapt_terminate, AdaptedConnection):
         return value
 
     def _statement(self, operation: str, parameters: Any, many: bool) -> tuple:
+        if self._writing and not many and self._worker.queued == self._worker.done:
+            # Holding the write lock, nothing of ours left in the thread: no lock to wait for, so the
+            # statement runs right here instead of a hop (a thread wake-up and a loop wake-up).
+            try:
+                result = _execute(self._connection, None, operation, parameters, False)
+            finally:
+                self._in_transaction = self._connection.in_transaction
+                self._writing = self._in_transaction
+            return self.await_(_Ready(result))  # passes through the event loop's side: no loop iteration
         begin, self._begin = self._begin, None
         try:
-            return self._call(_execute, self._connection, begin, operation, parameters, many)
+            result = self._call(_execute, self._connection, begin, operation, parameters, many)
         except BaseException:
+            self._writing = False
             if begin is not None and self._in_transaction is False:
                 self._begin = begin  # BEGIN itself failed (or SQLite rolled back): the next statement begins again
             raise
+        if begin is not None and begin.upper() in _WRITE_LOCKING:
+            self._writing = self._in_transaction is True
+        elif not self._in_transaction:
+            self._writing = False
+        return result
 
     def defer_begin(self, statement: str) -> None:
         self._begin = statement
@@ -202,12 +246,12 @@ class Connection(AsyncAdapt_terminate, AdaptedConnection):
         return Cursor(self)
 
     def commit(self) -> None:
-        self._begin = None
+        self._begin, self._writing = None, False
         if self._in_transaction is not False:
             self._call(self._connection.commit)
 
     def rollback(self) -> None:
-        self._begin = None
+        self._begin, self._writing = None, False
         if self._in_transaction is not False:
             self._call(self._connection.rollback)
 
