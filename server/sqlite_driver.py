@@ -13,11 +13,12 @@ Transactions: the dialect's BEGIN (`sqlite_begin`: BEGIN IMMEDIATE for the app's
 server/db.py) is sent in the same call as the transaction's first statement, so it takes the write
 lock where it did before, in front of the first read, in the thread (it may wait up to the busy
 timeout for another process). A transaction without any statement sends nothing. Once this
-connection HOLDS the write lock (after BEGIN IMMEDIATE), its further statements cannot wait for any
-lock, and run in the event loop's thread directly (a page's reads and its audit INSERT: microseconds
-each, as long as SQLite's own work on them); executemany (the sealer's batches) still goes to the
-thread. COMMIT always goes to the thread (synchronous=FULL: it waits for the disk), and so does
-everything of a deferred transaction (`immediate=False` tools: a read may meet a busy lock there).
+connection HOLDS the write lock (after BEGIN IMMEDIATE, in WAL mode), its further statements cannot
+wait for any lock, and run in the event loop's thread directly (a page's reads and its audit INSERT:
+as long as SQLite's own work on them, microseconds); executemany (the sealer's batches) still goes
+to the thread. COMMIT always goes to the thread (synchronous=FULL: it waits for the disk), and so does
+everything outside WAL mode (a writer there may wait for readers: `:memory:`, a file where WAL is off)
+and everything of a deferred transaction (`immediate=False` tools: a read may meet a busy lock there).
 COMMIT and ROLLBACK are skipped when sqlite3 says no transaction is open (`in_transaction`, read after
 every call), as sqlite3 itself would; so the pool's rollback of a returned connection costs nothing.
 The sqlite3 connection is opened with check_same_thread=False because of the direct statements; it
@@ -144,6 +145,10 @@ def _execute(connection: sqlite3.Connection, begin: str | None, operation: str, 
         cursor.close()
 
 
+def _is_wal(connection: sqlite3.Connection) -> bool:
+    return connection.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+
+
 class Cursor:
     """A DBAPI cursor over rows already fetched in the connection's thread."""
 
@@ -197,7 +202,7 @@ class Cursor:
 class Connection(AsyncAdapt_terminate, AdaptedConnection):
     """The DBAPI connection SQLAlchemy sees (see the module's docstring for where its calls run)."""
 
-    __slots__ = ("dbapi", "_worker", "_begin", "_in_transaction", "_writing")
+    __slots__ = ("dbapi", "_worker", "_begin", "_in_transaction", "_writing", "_wal")
     await_ = staticmethod(await_only)
 
     def __init__(self, dbapi: DBAPI, worker: _Thread) -> None:
@@ -207,6 +212,7 @@ class Connection(AsyncAdapt_terminate, AdaptedConnection):
         self._begin: str | None = None  # BEGIN to send with the next statement
         self._in_transaction: bool | None = False  # None: not known (a call's answer never came)
         self._writing = False  # in a transaction that holds SQLite's write lock (BEGIN IMMEDIATE)
+        self._wal: bool | None = None  # journal_mode=WAL (otherwise a writer may wait for readers)
 
     def _call(self, function, *args):
         self._in_transaction = None
@@ -234,7 +240,9 @@ class Connection(AsyncAdapt_terminate, AdaptedConnection):
                 self._begin = begin  # BEGIN itself failed (or SQLite rolled back): the next statement begins again
             raise
         if begin is not None and begin.upper() in _WRITE_LOCKING:
-            self._writing = self._in_transaction is True
+            if self._wal is None:  # once per connection
+                self._wal = self._call(_is_wal, self._connection)
+            self._writing = self._wal and self._in_transaction is True
         elif not self._in_transaction:
             self._writing = False
         return result
