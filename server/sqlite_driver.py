@@ -283,6 +283,9 @@ class Connection(AsyncAdapt_terminate, AdaptedConnection):
     def _terminate_force_close(self) -> None:
         self._worker._queue.put((None, _STOP, ()))
 
+    def __del__(self) -> None:  # dropped without close() (an engine never disposed): the thread ends too
+        self._worker._queue.put((None, _STOP, ()))
+
 
 class DBAPI(AsyncAdapt_dbapi_module):
     """sqlite3's module interface (exceptions, version, paramstyle) with an async `connect`."""
