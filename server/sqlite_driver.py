@@ -12,13 +12,16 @@ made (a queue, first in first out).
 Transactions: the dialect's BEGIN (`sqlite_begin`: BEGIN IMMEDIATE for the app's writer, see
 server/db.py) is sent in the same call as the transaction's first statement, so it takes the write
 lock where it did before, in front of the first read, in the thread (it may wait up to the busy
-timeout for another process). A transaction without any statement sends nothing. Once this
-connection HOLDS the write lock (after BEGIN IMMEDIATE, in WAL mode), its further statements cannot
-wait for any lock, and run in the event loop's thread directly (a page's reads and its audit INSERT:
-as long as SQLite's own work on them, microseconds); executemany (the sealer's batches) still goes
-to the thread. COMMIT always goes to the thread (synchronous=FULL: it waits for the disk), and so does
-everything outside WAL mode (a writer there may wait for readers: `:memory:`, a file where WAL is off)
-and everything of a deferred transaction (`immediate=False` tools: a read may meet a busy lock there).
+timeout for another process). A transaction without any statement sends nothing.
+
+Once this connection HOLDS the write lock (after BEGIN IMMEDIATE, in WAL mode), its further statements
+cannot wait for any lock, and run in the event loop's thread directly (a page's reads and its audit
+INSERT: as long as SQLite's own work on them, microseconds); an executemany of more than 50 rows (the
+sealer's batches) still goes to the thread. To the thread always: COMMIT (synchronous=FULL: it waits
+for the disk); everything outside WAL mode (a writer there may wait for readers: `:memory:`, a file
+where WAL is off); everything of a deferred transaction (`immediate=False` tools: a read may meet a
+busy lock there).
+
 COMMIT and ROLLBACK are skipped when sqlite3 says no transaction is open (`in_transaction`, read after
 every call), as sqlite3 itself would; so the pool's rollback of a returned connection costs nothing.
 The sqlite3 connection is opened with check_same_thread=False because of the direct statements; it
@@ -44,6 +47,7 @@ from sqlalchemy.util.concurrency import await_only
 NAME = "samhandling"
 _STOP = object()
 _WRITE_LOCKING = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
+_DIRECT_ROWS = 50  # an executemany of more rows goes to the thread (the sealer's batches of 2,000)
 
 
 def _resolve(future: asyncio.Future, outcome: tuple) -> None:
@@ -222,11 +226,11 @@ class Connection(AsyncAdapt_terminate, AdaptedConnection):
         return value
 
     def _statement(self, operation: str, parameters: Any, many: bool) -> tuple:
-        if self._writing and not many and self._worker.queued == self._worker.done:
+        if self._writing and (not many or len(parameters) <= _DIRECT_ROWS) and self._worker.queued == self._worker.done:
             # Holding the write lock, nothing of ours left in the thread: no lock to wait for, so the
             # statement runs right here instead of a hop (a thread wake-up and a loop wake-up).
             try:
-                result = _execute(self._connection, None, operation, parameters, False)
+                result = _execute(self._connection, None, operation, parameters, many)
             finally:
                 self._in_transaction = self._connection.in_transaction
                 self._writing = self._in_transaction
