@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from server import sqlite_driver
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -63,18 +64,20 @@ def make_engine(url: str, echo: bool = False, immediate: bool = True, pool_size:
     overflow) per process: N processes need N x 2 x pool_size <= max_connections; asyncpg's
     prepared-statement cache stays on (its default)."""
     if url.startswith("sqlite"):
-        # aiosqlite's DEBUG log prints every call with its arguments, i.e. the bound values.
-        logging.getLogger("aiosqlite").setLevel(logging.INFO)
+        # Any SQLite URL (sqlite://, sqlite+aiosqlite://) runs on this project's driver: one thread hop per
+        # statement (server/sqlite_driver.py). It opens every transaction with `sqlite_begin`.
+        url = f"sqlite+{sqlite_driver.NAME}://" + url.split("://", 1)[1]
         single = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if immediate else {}
-        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 15}, **single)
-        _configure_sqlite(engine, immediate)
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 15},
+                                     sqlite_begin="BEGIN IMMEDIATE" if immediate else "BEGIN", **single)
+        _configure_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=False, pool_size=pool_size,
                                max_overflow=pool_size)
 
 
-def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:
-    """WAL, synchronous=FULL, foreign keys, busy timeout; and BEGIN IMMEDIATE.
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, synchronous=FULL, foreign keys, busy timeout (BEGIN IMMEDIATE: the driver, `sqlite_begin`).
 
     Nearly every request writes (every read of patient data is audited), so transactions
     take the write lock up front: no stale-snapshot failures when two requests race.
@@ -89,10 +92,6 @@ def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
