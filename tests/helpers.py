@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 import icalendar
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from server.audit.models import AuditEvent
 
@@ -154,3 +155,32 @@ def utc_time(event: icalendar.Event, name: str) -> datetime:
     value = event.decoded(name)
     assert value.utcoffset() == timedelta(0), f"{name} is not in UTC"
     return value
+
+
+_TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)", re.IGNORECASE)
+
+
+class Statements:
+    """The SQL statements the app sends while this is open (a listener on its engine), transaction control
+    left out."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.seen = engine.sync_engine, []
+
+    def _listen(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not _TRANSACTION.match(statement):
+            self.seen.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._listen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._listen)
+
+    def mentioning(self, table: str) -> list[str]:
+        return [s for s in self.seen if re.search(rf"\b{table}\b", s)]
+
+    def counting(self, table: str) -> list[str]:
+        """The statements that count rows of `table` (a COUNT of their own, or one riding along in another)."""
+        return [s for s in self.mentioning(table) if "count(" in s.lower()]

@@ -17,7 +17,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from server.access.models import UserSession
 from server.db import utcnow
@@ -25,33 +25,11 @@ from server.meetings.models import Invitation
 from server.notify import service as notify_service
 from server.notify.models import Notification
 from tests import factories
-from tests.helpers import audit_rows, count
+from tests.helpers import Statements, audit_rows, count
 
-TRANSACTION = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)", re.IGNORECASE)
 PLAN = {"goals": [], "measures": [
     {"uid": "m-walk", "title": "Gå tur", "description": "", "responsible": "patient", "participant": "",
      "goal": "", "start": "", "due": "", "timeframe": "", "status": "planned", "evaluation": None}]}
-
-
-class Statements:
-    """The statements the app sends while this is open, transaction control left out."""
-
-    def __init__(self, engine) -> None:
-        self.engine, self.seen = engine.sync_engine, []
-
-    def _listen(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        if not TRANSACTION.match(statement):
-            self.seen.append(statement)
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._listen)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._listen)
-
-    def mentioning(self, table: str) -> list[str]:
-        return [s for s in self.seen if re.search(rf"\b{table}\b", s)]
 
 
 def _badge(html: str) -> str | None:
@@ -96,7 +74,7 @@ async def test_a_patient_page_sends_one_identity_query_and_only_what_it_shows(cl
     identity = statements.mentioning("sessions")
     assert len(identity) == 1 and statements.seen[0] == identity[0]
     # the header's count rode along with the identity: no statement of its own
-    assert [s for s in statements.mentioning("notifications") if "count(" in s.lower()] == identity
+    assert statements.counting("notifications") == identity
     assert len(statements.mentioning("audit_events")) == 1
 
 

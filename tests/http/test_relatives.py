@@ -12,7 +12,7 @@ from server.access.models import Account, Delegation, RateLimitHit
 from server.audit.service import verify
 from server.db import utcnow
 from tests.conftest import post_form
-from tests.helpers import audit_count, audit_rows, count, html, seal
+from tests.helpers import Statements, audit_count, audit_rows, count, html, seal
 
 GP = {"attend": "yes", "part": "whole"}
 NAV = {"attend": "unsure", "part": "part", "part_note": "Jeg er sykmeldt"}
@@ -281,29 +281,6 @@ async def test_a_relative_with_see_reads_the_inbox_and_marks_it_read_but_never_t
 
 # --- The header's unread count: the relative's view of it, and only where a header is rendered ------------
 
-class _Statements:
-    """SQL statements the app runs while this is open (a listener on its engine)."""
-
-    def __init__(self, engine) -> None:
-        self.engine, self.seen = engine.sync_engine, []
-
-    def _listen(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.seen.append(statement)
-
-    def __enter__(self):
-        from sqlalchemy import event
-        event.listen(self.engine, "before_cursor_execute", self._listen)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        from sqlalchemy import event
-        event.remove(self.engine, "before_cursor_execute", self._listen)
-
-    @property
-    def counts(self) -> list[str]:
-        return [s for s in self.seen if "count(" in s.lower() and "notifications" in s]
-
-
 async def _messages(db, patient_id: int, *, private: int = 0, read: int = 0, new: int = 2) -> None:
     from server.notify.models import Notification
 
@@ -340,17 +317,17 @@ async def test_the_unread_count_runs_for_full_pages_only_never_for_an_htmx_block
     await factories.plan(db, patient.id, WALK)
     await world.login_as(account)
     token = re.search(r'name="csrf-token" content="([^"]+)"', (await client.get("/plan")).text).group(1)
-    with _Statements(client.app.state.engine) as statements:
+    with Statements(client.app.state.engine) as statements:
         page = await client.get("/plan")
-    assert _badge(page.text) == "2" and len(statements.counts) == 1  # a GET: in its identity query
-    with _Statements(client.app.state.engine) as statements:
+    assert _badge(page.text) == "2" and len(statements.counting("notifications")) == 1  # a GET: in its identity query
+    with Statements(client.app.state.engine) as statements:
         block = await client.post("/plan/measures/m-walk", data={"status": "in_progress", "note": ""},
                                   headers={"HX-Request": "true", "HX-Target": "measure-m-walk", "x-csrftoken": token})
     assert block.status_code == 200 and "<header" not in block.text and "measure-m-walk" in block.text
-    assert statements.seen and statements.counts == []  # the block was served, without counting
-    with _Statements(client.app.state.engine) as statements:
+    assert statements.seen and statements.counting("notifications") == []  # the block was served, without counting
+    with Statements(client.app.state.engine) as statements:
         json = await client.post("/login/options", headers={"x-csrftoken": token})
-    assert json.status_code == 200 and statements.counts == []
+    assert json.status_code == 200 and statements.counting("notifications") == []
 
 
 async def test_switching_whom_to_act_for_starts_a_new_session_so_the_old_one_cannot_post(client, world, db):
