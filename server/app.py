@@ -19,7 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 
-from server.access import purge
+from server.access import purge, sessions
 from server.access.edge import edge_middleware
 from server.access.middleware import AccessEnded, provide_db, request_context_middleware
 from server.access.policy import PUBLIC
@@ -214,7 +214,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.unread_counter = notify_routes.unread_counter  # the header's count, for full pages (web.render)
-    app.state.identity_prefetch = notify_service.UNREAD_PREFETCH  # ... fetched with the session on a GET
+    # ... fetched with the session on a GET (access does not import notify: the app joins them here)
+    app.state.identity_query_get = sessions.identity_query(notify_service.UNREAD_PREFETCH)
     app.state.static = manifest
     app.state.vapid = vapid.load(settings)
     app.state.vapid_public_key = vapid.public_key(app.state.vapid)

@@ -132,16 +132,10 @@ def _check_integers(scope: Scope, handler) -> None:
 
 
 def _identity_query(litestar_app, method: str):
-    """The identity statement for this request, built once per app: a GET (a page may be rendered) also
-    fetches the columns the app registered as `identity_prefetch` (the header's unread count), so that
-    they cost no round trip of their own; other methods fetch the session alone."""
-    if method != "GET":
-        return None
-    query = litestar_app.state.get("identity_query_get")
-    if query is None:
-        query = sessions.identity_query(tuple(litestar_app.state.get("identity_prefetch", ())))
-        litestar_app.state.identity_query_get = query
-    return query
+    """The identity statement for this request: a GET (a page may be rendered) uses the app's
+    `identity_query_get`, built once by create_app with the columns that ride along (the header's unread
+    count), so that they cost no round trip of their own; other methods fetch the session alone."""
+    return litestar_app.state.get("identity_query_get") if method == "GET" else None
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
