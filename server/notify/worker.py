@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
@@ -222,9 +222,9 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
 
 
 def _add(total: Stats, stats: Stats) -> None:
-    for name in ("sent", "deferred", "retried", "failed", "removed_subscriptions", "pushes"):
+    """Every figure of `stats` added to `total` (the counts summed, the error texts appended)."""
+    for name in (f.name for f in fields(Stats)):
         setattr(total, name, getattr(total, name) + getattr(stats, name))
-    total.errors += stats.errors
 
 
 async def run_rounds(sessionmaker: async_sessionmaker, send: Send, worker: str, *, rounds: int = ROUNDS,
