@@ -184,12 +184,8 @@ class _Connection(asyncio.Protocol):
                 del buffer[:end + 4]
                 self._head(head)
             elif state == "length":
-                take = min(self.remaining, len(buffer))
-                del buffer[:take]
-                self.remaining -= take
-                if self.remaining:
-                    return
-                self._finish()
+                if self._skip(buffer):
+                    self._finish()
                 return
             elif state == "chunk-size":
                 end = buffer.find(b"\r\n")
@@ -203,10 +199,7 @@ class _Connection(asyncio.Protocol):
                 del buffer[:end + 2]
                 self.state, self.remaining = ("chunk-data", size + 2) if size else ("trailers", 0)
             elif state == "chunk-data":
-                take = min(self.remaining, len(buffer))
-                del buffer[:take]  # the chunk and its CRLF
-                self.remaining -= take
-                if self.remaining:
+                if not self._skip(buffer):  # the chunk and its CRLF
                     return
                 self.state = "chunk-size"
             elif state == "trailers":
@@ -224,6 +217,13 @@ class _Connection(asyncio.Protocol):
                 return
             else:
                 return
+
+    def _skip(self, buffer: bytearray) -> bool:
+        """Drop up to `remaining` bytes of body we do not keep; True once all of them have come."""
+        take = min(self.remaining, len(buffer))
+        del buffer[:take]
+        self.remaining -= take
+        return not self.remaining
 
     def _head(self, head: bytes) -> None:
         lines = head.split(b"\r\n")
