@@ -24,7 +24,6 @@ import re
 from datetime import date, datetime, time, timezone
 
 from babel import Locale
-from babel.dates import format_datetime as _babel_format
 from jinja2 import pass_context
 
 from server.i18n import DEFAULT_LOCALE, N_, OSLO
@@ -138,11 +137,6 @@ _FAST = {name: _compiled(style) for name, style in _STYLE.items()}
 def _format(value: date | datetime, locale: str, pattern: str) -> str:
     return (_FAST.get(locale) or _FAST[DEFAULT_LOCALE])[pattern](_in_oslo(value))
 
-
-def _format_by_babel(value: date | datetime, locale: str, pattern: str) -> str:
-    """The reference the fast formatters are tested against."""
-    style = _style(locale)
-    return _babel_format(_in_oslo(value), style[pattern], locale=style["locale"])
 
 
 def _day_value(value: date | datetime | str | None) -> date | datetime | None:

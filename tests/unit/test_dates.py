@@ -98,7 +98,13 @@ def test_the_fast_formatters_write_what_babel_writes_for_every_day_and_many_time
     name, weekday and leap day) and times every 37 minutes across both daylight-saving changes of 2026."""
     from datetime import timedelta
 
-    from server.dates import _format, _format_by_babel
+    from babel.dates import format_datetime as babel_format
+
+    from server.dates import _format, _in_oslo, _style
+
+    def _format_by_babel(value, locale: str, pattern: str) -> str:
+        style = _style(locale)
+        return babel_format(_in_oslo(value), style[pattern], locale=style["locale"])
 
     days = [date(1995, 1, 1) + timedelta(days=n) for n in range((date(2035, 12, 31) - date(1995, 1, 1)).days)]
     instants = [datetime(2026, 3, 27, tzinfo=timezone.utc) + timedelta(minutes=37 * n) for n in range(600)]
