@@ -138,7 +138,6 @@ def _format(value: date | datetime, locale: str, pattern: str) -> str:
     return (_FAST.get(locale) or _FAST[DEFAULT_LOCALE])[pattern](_in_oslo(value))
 
 
-
 def _day_value(value: date | datetime | str | None) -> date | datetime | None:
     return stored_date(value) if isinstance(value, str) else value
 
