@@ -9,9 +9,11 @@ Goals: ≥ 1 000 msg/s and ≥ 50 % of the ceiling. The endpoint runs in its own
 tests' push service decrypts and verifies). The machine's load average is printed: the ratio is the figure
 that survives a busy machine.
 
-The worker's code path as it runs in production: `worker.run_rounds` (ROUNDS rounds of BATCH rows, LANES at a
-time) with a `Pusher` on `http1.Client` (kept-alive connections, at most CONNECTIONS to the endpoint). One
-thread: the encryption runs on the event loop, as in the worker, and the ceiling is single-thread crypto.
+The worker's code path as it runs in production: `worker.run_rounds` (a pipeline of ROUNDS rounds of BATCH
+rows, at most LANES held at a time, CONCURRENCY pushes in flight) with a `Pusher` on `http1.Client` (kept-alive
+connections, at most CONNECTIONS to the endpoint), on the event loop `samhandling worker` runs (uvloop where
+installed, as under `serve`). One thread: the encryption runs on the event loop, as in the worker, and the
+ceiling is single-thread crypto.
 The ceiling is timed between run_rounds calls (as many messages' worth as were delivered in the call), when
 no round is in progress.
 """
@@ -32,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, text  # noqa: E402
 
 from server.access.models import Account  # noqa: E402
-from server.cli import db_upgrade  # noqa: E402
+from server.app import settle_heap  # noqa: E402
+from server.cli import db_upgrade, run_loop  # noqa: E402
 from server.db import make_engine, make_sessionmaker, utcnow  # noqa: E402
 from server.notify import http1, push, vapid  # noqa: E402
 from server.notify.models import PushSubscription, Reminder  # noqa: E402
@@ -168,7 +171,7 @@ async def main() -> None:
             elapsed = cpu = 0.0
             while sent < MESSAGES:
                 start, start_cpu = time.perf_counter(), time.process_time()
-                # as the worker runs them: ROUNDS rounds of BATCH rows, LANES at a time, CONCURRENCY sends per lane
+                # as the worker runs them: a pipeline of ROUNDS rounds of BATCH rows (see worker.run_rounds)
                 stats = await run_rounds(maker, send, "bench")
                 elapsed += time.perf_counter() - start
                 cpu += time.process_time() - start_cpu
@@ -186,8 +189,9 @@ async def main() -> None:
         backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
         print(f"push benchmark ({backend}, {MESSAGES} reminders, {DEVICES} devices, one endpoint on 127.0.0.1)")
         print(f"  delivered        {sent} in {elapsed:.2f} s = {rate:,.0f} msg/s   (goal >= 1 000)")
-        print(f"  as the worker    rounds of {BATCH} rows, {LANES} at a time, {CONCURRENCY} sends in flight per round, "
-              f"{ROUNDS} rounds per call; one thread (the crypto runs on the event loop)")
+        print(f"  as the worker    a pipeline of rounds of {BATCH} rows, at most {LANES} held, {CONCURRENCY} sends in "
+              f"flight, {ROUNDS} rounds per call; one thread (the crypto runs on the event loop), "
+              f"{type(asyncio.get_running_loop()).__module__.split('.')[0]}")
         print(f"  crypto ceiling   {ceiling:,.0f} msg/s (encryption + VAPID header as the worker does them, only; "
               f"timed between the calls: {counted} messages)")
         print(f"  CPU per message  {cpu / sent * 1e6:.0f} µs in the worker process, {crypto_cpu * 1e6:.0f} µs of it "
@@ -204,4 +208,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    settle_heap()  # as `samhandling worker` does before its loop starts
+    run_loop(main())  # the loop `samhandling worker` and `serve` run on (uvloop where installed)

@@ -89,16 +89,29 @@ def purge(settings: Settings) -> dict[str, int]:
     return asyncio.run(_with_db(settings, lambda db: purge_expired(db, settings)))
 
 
+def run_loop(main):
+    """Run a long-lived coroutine as the app's own processes run: on uvloop where it is installed (uvicorn,
+    from litestar[standard], picks it for `serve` too), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def worker(settings: Settings, poll: float, lease: float, until_done: bool) -> None:
-    """The reminder worker on its own (start the app with RUN_WORKER=false to run only these)."""
+    """The reminder worker on its own (start the app with RUN_WORKER=false to run only these), on the same
+    event loop as the app's in-process worker, with its start-up heap frozen as `serve` does."""
     from datetime import timedelta
 
+    from server.app import settle_heap
     from server.db import make_engine, make_sessionmaker
     from server.models import import_all
     from server.notify import vapid
     from server.notify.worker import run_forever
 
     import_all()
+    settle_heap()
 
     async def work():
         engine = make_engine(settings.database_url)
@@ -108,7 +121,7 @@ def worker(settings: Settings, poll: float, lease: float, until_done: bool) -> N
         finally:
             await engine.dispose()
 
-    asyncio.run(work())
+    run_loop(work())
 
 
 def worker_app():

@@ -9,7 +9,12 @@ connection and read the status, the headers and the (discarded) body.
   are closed instead of reused.
 - https through `loop.create_connection(ssl=context, server_hostname=host)`; the default context verifies the
   certificate and host name (`ssl.create_default_context()`), a test passes its own.
-- One request is one write: request line, Host, the caller's headers, Content-Length, body.
+- One request is one write: request line, Host, the caller's headers, Content-Length, body. The writes of the
+  requests started in one turn of the event loop go out together at its end (`Client._flush`), one after
+  the other, instead of each as soon as its request is made. The worker starts a request right after
+  encrypting its message, so without this a send went out every ~130 µs, and on the loopback each one paid
+  for waking the idle receiver: ~30 µs of the sender's CPU per message, against ~11 µs when written together
+  (bench/push.py). A request whose connection fails or is cancelled before the flush is not written.
 - The response: status line and headers; the body is read and discarded whether framed by Content-Length,
   chunked, or the end of the connection. `Connection: close` (or HTTP/1.0 without keep-alive) closes the
   connection after the response.
@@ -132,7 +137,7 @@ class _Connection(asyncio.Protocol):
     def send(self, data: bytes, waiter: asyncio.Future, timeout: float, head_only: bool) -> None:
         self.waiter, self.got_bytes, self.state, self.head_only = waiter, False, "head", head_only
         self.timer = waiter.get_loop().call_later(timeout, self._timed_out)
-        self.transport.write(data)
+        self.pool.client.write_soon(self, data)
 
     def _timed_out(self) -> None:
         self.timer = None
@@ -307,6 +312,20 @@ class Client:
         self.pools: dict[tuple[str, str, int], _Pool] = {}
         self.connections_opened = 0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._writes: list[tuple[_Connection, asyncio.Future, bytes]] = []  # to write at the end of this turn
+
+    def write_soon(self, connection: _Connection, data: bytes) -> None:
+        """Write `data` on the connection once the callbacks that are ready now have run."""
+        if not self._writes:
+            self.loop.call_soon(self._flush)
+        self._writes.append((connection, connection.waiter, data))
+
+    def _flush(self) -> None:
+        writes, self._writes = self._writes, []
+        for connection, waiter, data in writes:
+            # Not if the request ended meanwhile (timed out, cancelled, its connection lost).
+            if connection.waiter is waiter and not connection.closed:
+                connection.transport.write(data)
 
     async def __aenter__(self) -> "Client":
         return self

@@ -3,10 +3,11 @@
 Runs inside the app (create_app starts it) and as `samhandling worker`. Any number of workers may run
 against one PostgreSQL: see outbox.claim.
 
-A round (run_batch) claims up to BATCH rows, files them, pushes them with CONCURRENCY senders and marks the
-delivered ones sent. A worker runs LANES rounds at a time (run_rounds), so that one round's statements overlap
-another's pushes; it holds at most HELD rows. The pushes go over one HTTP client's kept-alive connections
-(server/notify/http1.py). Throughput: bench/push.py (`make bench-push`).
+A round claims up to BATCH rows and files them in the inbox (_prepare), pushes them (_push_one), and marks the
+delivered ones sent (_finish); run_batch does one round on its own. The worker runs rounds as a pipeline
+(run_rounds): CONCURRENCY senders push one round after the other while the next round is claimed and the last
+one finished, at most LANES rounds held at a time, so it holds at most HELD rows. The pushes go over one HTTP
+client's kept-alive connections (server/notify/http1.py). Throughput: bench/push.py (`make bench-push`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -34,9 +36,9 @@ log = logging.getLogger(__name__)
 POLL_EVERY = timedelta(seconds=5)
 LEASE_MARGIN = timedelta(seconds=1)  # stop sending a claimed row this long before its lease ends
 BATCH = 400  # rows claimed per round (200 cost ~50 µs more CPU per message: a round has ~20 ms of fixed work)
-LANES = 2  # rounds in progress at once: one lane's database work overlaps the other's pushes
+LANES = 2  # rounds held at once: the next is claimed while one is pushed
 HELD = BATCH * LANES  # the most rows a worker holds at a time (what a killed worker can leave for a resend)
-CONCURRENCY = 32  # HTTP requests in flight per lane
+CONCURRENCY = 32  # HTTP requests in flight (16 starved the CPU less often but cost more per message)
 CONNECTIONS = 100  # open connections per push service, at most
 ROUNDS = 20  # rounds per run_rounds call (the worker logs once per call)
 Send = Callable[..., Awaitable[push.Outcome]]
@@ -105,24 +107,25 @@ async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: 
         # The inbox is the patient's: a reminder to their own account lands there (once, even if resent).
         to_file = [row for row in rows if row.notification_id is None and row.patient_id
                    and accounts.get(row.recipient_id, (None, None))[0] == row.patient_id]
-        if to_file:
+        if to_file and db.bind.dialect.name == "postgresql":
+            filed = dict((await db.execute(outbox.FILE_IN_INBOX_PG, {
+                "ids": [row.id for row in to_file], "worker": worker, "created": utcnow()})).all())
+            for row in to_file:
+                row.notification_id = filed.get(row.id)
+        elif to_file:
             created = utcnow()
-            # PostgreSQL returns the ids in the rows' order when asked; SQLite (one writer, rowids counted up in
-            # insertion order within the statement) is much faster unasked, and its ids sorted are that order.
-            in_order = db.bind.dialect.name == "postgresql"
+            # SQLite (one writer, rowids counted up in insertion order within the statement): the ids sorted
+            # are the rows' order.
             notes = Notification.__table__  # Core: no ORM bookkeeping per row
-            ids = (await db.scalars(
-                insert(notes).returning(notes.c.id, sort_by_parameter_order=in_order),
-                [dict(patient_id=row.patient_id, message=row.message, params=row.params, link=row.link,
-                      created_at=created, private=False) for row in to_file])).all()
-            ids = ids if in_order else sorted(ids)
+            ids = sorted((await db.scalars(insert(notes).returning(notes.c.id), [
+                dict(patient_id=row.patient_id, message=row.message, params=row.params, link=row.link,
+                     created_at=created, private=False) for row in to_file])).all())
             for row, note_id in zip(to_file, ids, strict=True):
                 row.notification_id = note_id
             # The driver's executemany as it is: SQLAlchemy's per-row parameter handling cost more than the rows.
-            marks = ("$1", "$2") if db.bind.dialect.paramstyle == "numeric_dollar" else ("?", "?")
             connection = await db.connection()
             await connection.exec_driver_sql(
-                f"UPDATE {Reminder.__tablename__} SET notification_id = {marks[0]} WHERE id = {marks[1]}",
+                f"UPDATE {Reminder.__tablename__} SET notification_id = ? WHERE id = ?",
                 [(row.notification_id, row.id) for row in to_file])
         subscriptions: dict[int, list[push.Device]] = {}
         for sub_id, account_id, endpoint, p256dh, auth in (await db.execute(
@@ -143,15 +146,26 @@ async def _claim_and_file(sessionmaker: async_sessionmaker, worker: str, limit: 
         return Claimed(rows, subscriptions, prefs, languages)
 
 
-async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *, limit: int = BATCH,
-                    lease: timedelta = outbox.LEASE, concurrency: int = CONCURRENCY,
-                    now: datetime | None = None) -> Stats:
-    """One round: returns what happened. `send(device, data, topic=, urgent=)` is Pusher.send (or a stand-in)."""
-    stats = Stats()
-    now = now or utcnow()
+@dataclass
+class Round:
+    """One claimed batch on its way: the pushes to make, and what became of them."""
+
+    claimed: Claimed
+    now: datetime
+    lease_ends: float  # time.monotonic() after which none of its rows is sent any more
+    jobs: list[tuple[outbox.Due, push.Device, bytes, str]]  # (row, device, payload, topic)
+    deferred: dict[datetime, list[int]]  # quiet hours: until -> rows
+    results: dict[int, list[tuple[int, push.Outcome]]] = field(default_factory=dict)  # row -> (device, outcome)
+    expired: set[int] = field(default_factory=set)
+    left: int = 0  # jobs not done yet
+
+
+async def _prepare(sessionmaker: async_sessionmaker, worker: str, limit: int, lease: timedelta,
+                   now: datetime) -> Round | None:
+    """Claim and file a batch and build its pushes; None when nothing is due."""
     claimed = await _claim_and_file(sessionmaker, worker, limit, lease, now)
     if not claimed.rows:
-        return stats
+        return None
     deferred: dict[datetime, list[int]] = {}
     texts: dict[str, tuple[str, str]] = {}  # the discreet text is the same for every row in one language
     jobs: list[tuple[outbox.Due, push.Device, bytes, str]] = []
@@ -174,41 +188,46 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
         url = f"/inbox/{row.notification_id}" if row.notification_id else (row.link or "/")
         data = push.payload(title, body, url, topic)
         jobs += [(row, device, data, topic) for device in devices]
-
-    # A fixed number of senders drain the jobs (bounded concurrency, no task per message). A row is not sent
-    # any more shortly before its lease ends: another worker may have it by then.
-    results: dict[int, list[tuple[int, push.Outcome]]] = {}
-    expired: set[int] = set()
+    # A row is not sent any more shortly before its lease ends: another worker may have it by then.
     lease_ends = time.monotonic() + (lease - LEASE_MARGIN - (utcnow() - now)).total_seconds()
-    queue = iter(jobs)
+    return Round(claimed, now, lease_ends, jobs, deferred, left=len(jobs))
 
-    async def sender() -> None:
-        for row, device, data, topic in queue:
-            if row.id in expired:
-                continue
-            if time.monotonic() >= lease_ends:
-                expired.add(row.id)
-                continue
-            outcome = await send(device, data, topic=topic, urgent=row.urgent)
-            results.setdefault(row.id, []).append((device.id, outcome))
 
-    await asyncio.gather(*(sender() for _ in range(min(concurrency, len(jobs)))))
+async def _push_one(round_: Round, job: tuple[outbox.Due, push.Device, bytes, str], send: Send) -> None:
+    row, device, data, topic = job
+    if row.id in round_.expired:
+        return
+    if time.monotonic() >= round_.lease_ends:
+        round_.expired.add(row.id)
+        return
+    try:
+        outcome = await send(device, data, topic=topic, urgent=row.urgent)
+    except Exception as error:  # noqa: BLE001 - a sender that fails must not mark the row sent: retry it later
+        log.exception("push to subscription %s failed", device.id)
+        outcome = push.Outcome("retry", None, type(error).__name__)
+    round_.results.setdefault(row.id, []).append((device.id, outcome))
+
+
+async def _finish(sessionmaker: async_sessionmaker, round_: Round, worker: str) -> Stats:
+    """After the pushes: quiet hours deferred, failures retried later, gone subscriptions removed, the
+    delivered rows marked sent (only those this worker still holds)."""
+    stats = Stats()
     done: list[int] = []
     gone: list[int] = []
     async with sessionmaker() as db:
-        for until, ids in deferred.items():
+        for until, ids in round_.deferred.items():
             await outbox.defer(db, ids, worker, until)
             stats.deferred += len(ids)
-        waiting = expired.union(*deferred.values())
-        for row in claimed.rows:
+        waiting = round_.expired.union(*round_.deferred.values())
+        for row in round_.claimed.rows:
             if row.id in waiting:
                 continue
-            outcomes = results.get(row.id, [])
+            outcomes = round_.results.get(row.id, [])
             stats.pushes += len(outcomes)
             gone += [device_id for device_id, outcome in outcomes if outcome.kind == "gone"]
             retry = [outcome for _, outcome in outcomes if outcome.kind == "retry"]
             if retry:
-                state = await outbox.retry_later(db, row, worker, retry[0].detail or "retry", now)
+                state = await outbox.retry_later(db, row, worker, retry[0].detail or "retry", round_.now)
                 stats.failed += state == "failed"
                 stats.retried += state != "failed"
                 continue
@@ -216,9 +235,27 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
         if gone:
             await db.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
             stats.removed_subscriptions += len(gone)
-        stats.sent = await outbox.mark_all_sent(db, done, worker, now)
+        stats.sent = await outbox.mark_all_sent(db, done, worker, round_.now)
         await db.commit()
     return stats
+
+
+async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *, limit: int = BATCH,
+                    lease: timedelta = outbox.LEASE, concurrency: int = CONCURRENCY,
+                    now: datetime | None = None) -> Stats:
+    """One round on its own (claim, push, finish): returns what happened. `send(device, data, topic=,
+    urgent=)` is Pusher.send (or a stand-in)."""
+    round_ = await _prepare(sessionmaker, worker, limit, lease, now or utcnow())
+    if round_ is None:
+        return Stats()
+    queue = iter(round_.jobs)
+
+    async def sender() -> None:  # a fixed number of senders drain the jobs: no task per message
+        for job in queue:
+            await _push_one(round_, job, send)
+
+    await asyncio.gather(*(sender() for _ in range(min(concurrency, len(round_.jobs)))))
+    return await _finish(sessionmaker, round_, worker)
 
 
 def _add(total: Stats, stats: Stats) -> None:
@@ -228,30 +265,83 @@ def _add(total: Stats, stats: Stats) -> None:
 
 
 async def run_rounds(sessionmaker: async_sessionmaker, send: Send, worker: str, *, rounds: int = ROUNDS,
-                     lanes: int = LANES, lease: timedelta = outbox.LEASE) -> Stats:
-    """Up to `rounds` rounds of run_batch, `lanes` of them at a time, until one finds nothing due.
+                     lanes: int = LANES, lease: timedelta = outbox.LEASE, limit: int = BATCH,
+                     concurrency: int = CONCURRENCY) -> Stats:
+    """Up to `rounds` rounds as one pipeline, until a claim finds nothing due.
 
-    A round alternates between the database (claim and file; mark sent) and the push services; with two
-    lanes one's statements run while the other's pushes are in flight, so neither the database's round trips
-    nor the pushes wait on each other. Each row still follows its own round: claimed with a lease, marked
-    sent only after its push outcome. A lane that fails lets the others finish their round first."""
+    One set of `concurrency` senders takes the pushes of every round in the order the rounds were claimed.
+    While they push one round, the next is already claimed and waiting behind it, and a round whose pushes
+    are all answered is finished (marked sent …) while the senders go on with the next: the senders never
+    wait for the database, and the database never waits for the pushes. At most `lanes` rounds are held
+    (claimed and not finished) at a time, so a worker holds at most lanes × limit rows (HELD). Each row
+    still follows its own round: claimed with a lease, marked sent only after its push outcome. When a claim
+    or a finish fails, the rounds already claimed are pushed and finished first, then the error is raised."""
     total = Stats()
-    left = rounds
-    idle = False
+    queue: deque[tuple[Round, tuple[outbox.Due, push.Device, bytes, str]]] = deque()
+    more = asyncio.Event()  # pushes were queued, or the claiming has ended
+    held = asyncio.Semaphore(lanes)
+    finishing: set[asyncio.Task] = set()
+    failures: list[BaseException] = []
+    claiming = True
 
-    async def lane() -> None:
-        nonlocal left, idle
-        while left > 0 and not idle:
-            left -= 1
-            stats = await run_batch(sessionmaker, send, worker, lease=lease)
-            _add(total, stats)
-            if not (stats.sent or stats.retried or stats.failed or stats.deferred):
-                idle = True  # nothing was due: the caller decides when to look again
+    async def finish(round_: Round) -> None:
+        try:
+            _add(total, await _finish(sessionmaker, round_, worker))
+        except Exception as error:  # noqa: BLE001 - raised once the other rounds are done
+            failures.append(error)
+        finally:
+            held.release()
 
-    outcomes = await asyncio.gather(*(lane() for _ in range(lanes)), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    def finish_soon(round_: Round) -> None:
+        task = asyncio.get_running_loop().create_task(finish(round_))
+        finishing.add(task)
+        task.add_done_callback(finishing.discard)
+
+    async def claim() -> None:
+        nonlocal claiming
+        try:
+            for _ in range(rounds):
+                await held.acquire()
+                if failures:
+                    held.release()
+                    return
+                round_ = await _prepare(sessionmaker, worker, limit, lease, utcnow())
+                if round_ is None:  # nothing was due: the caller decides when to look again
+                    held.release()
+                    return
+                if not round_.jobs:
+                    finish_soon(round_)
+                    continue
+                queue.extend((round_, job) for job in round_.jobs)
+                more.set()
+        except Exception as error:  # noqa: BLE001 - the rounds already claimed are still pushed and finished
+            held.release()
+            failures.append(error)
+        finally:
+            claiming = False
+            more.set()
+
+    async def sender() -> None:
+        while True:
+            if queue:
+                round_, job = queue.popleft()
+                try:
+                    await _push_one(round_, job, send)
+                finally:
+                    round_.left -= 1
+                    if not round_.left:
+                        finish_soon(round_)
+            elif claiming:
+                more.clear()
+                await more.wait()
+            else:
+                return
+
+    await asyncio.gather(claim(), *(sender() for _ in range(concurrency)))
+    while finishing:
+        await asyncio.gather(*finishing)
+    if failures:
+        raise failures[0]
     return total
 
 

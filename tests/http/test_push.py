@@ -3,16 +3,17 @@ the inbox, and the reminders' times across daylight saving."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from server.db import make_engine, make_sessionmaker, utcnow
 from server.i18n import OSLO
 from server.notify import http1, outbox, push, reminders, vapid
 from server.notify.models import Notification, PushPreferences, PushSubscription, Reminder
-from server.notify.worker import run_batch
+from server.notify.worker import run_batch, run_rounds
 
 HEALTH_WORDS = ("smerte", "pain", "klinikk", "clinic", "møte", "meeting", "tiltak", "plan", "helse", "health")
 
@@ -299,3 +300,78 @@ async def test_an_unusable_stored_subscription_does_not_hold_up_the_other_remind
     assert stats.sent == 2 and len(service.received) == 1  # the broken device is skipped; its reminder is filed
     assert service.received[0].json["tag"] == push.topic_for("meeting_1d", "meeting:2")
     assert await db.scalar(select(Notification.id).where(Notification.patient_id == broken_patient.id))
+
+
+async def test_the_worker_pipeline_delivers_every_reminder_once_into_its_own_inbox_holding_at_most_its_bound(
+        world, db, service, settings):
+    # As `samhandling worker` runs: rounds claimed ahead while earlier ones are pushed, finished behind them.
+    people = [await world.patient(name) for name in ("Kari Nordmann", "Per Hansen", "Liv Berg")]
+    for n, (_, account) in enumerate(people):
+        await subscribe(db, service, account.id, f"phone{n}")
+    for i in range(90):
+        patient, account = people[i % 3]
+        await outbox.enqueue(db, recipient_id=account.id, patient_id=patient.id, kind="measure_due",
+                             subject=f"measure:{i}", due_at=utcnow() - timedelta(seconds=1), urgent=True,
+                             message=reminders.MSG_MEETING, link="/plan", number="1",
+                             when="2027-03-15T09:00:00+00:00")
+    await db.commit()
+    engine = make_engine(settings.database_url)
+    maker = make_sessionmaker(engine)
+    held: list[int] = []
+    try:
+        async with http1.Client() as http:
+            pusher = push.Pusher(http, vapid.load(settings), settings.vapid_subject, timeout=5)
+
+            async def send(device, data, **how):
+                await asyncio.sleep(0.005)  # a push service's round trip: claims can overtake pushes
+                async with maker() as look:  # the rows this worker holds right now
+                    held.append(await look.scalar(select(func.count()).select_from(Reminder).where(
+                        Reminder.claimed_by == "pipeline", Reminder.status == "pending")))
+                    await look.commit()
+                return await pusher.send(device, data, **how)
+
+            stats = await run_rounds(maker, send, "pipeline", limit=10, lanes=2, concurrency=4)
+    finally:
+        await engine.dispose()
+
+    assert stats.sent == 90 and stats.pushes == 90 and not service.refused
+    topics = sorted(message.json["tag"] for message in service.received)
+    assert topics == sorted(push.topic_for("measure_due", f"measure:{i}") for i in range(90)), "each exactly once"
+    assert max(held) <= 20, "never more than lanes × limit rows held"
+    assert max(held) > 10, "the next round was claimed while the last one was still being pushed"
+    assert await db.scalar(select(func.count()).select_from(Reminder).where(Reminder.status != "sent")) == 0
+    owner = dict((await db.execute(select(Notification.id, Notification.patient_id))).all())
+    await db.commit()
+    assert len(owner) == 90, "one inbox message per reminder"
+    patients = {f"/push/phone{n}": patient.id for n, (patient, _) in enumerate(people)}
+    for message in service.received:
+        assert owner[int(message.json["url"].removeprefix("/inbox/"))] == patients[message.path]
+
+
+async def test_a_push_that_fails_with_an_error_is_retried_later_not_marked_sent(world, db, service, settings):
+    people = [await world.patient(name) for name in ("Kari Nordmann", "Per Hansen")]
+    for n, (patient, account) in enumerate(people):
+        await subscribe(db, service, account.id, f"phone{n}")
+        await meeting_reminder(db, account.id, patient.id, subject=f"meeting:{n}")
+    engine = make_engine(settings.database_url)
+    maker = make_sessionmaker(engine)
+    try:
+        async with http1.Client() as http:
+            pusher = push.Pusher(http, vapid.load(settings), settings.vapid_subject, timeout=5)
+
+            async def send(device, data, **how):
+                if device.endpoint.endswith("/phone0"):
+                    raise RuntimeError("a bug in the sender")
+                return await pusher.send(device, data, **how)
+
+            stats = await run_rounds(maker, send, "failing")
+    finally:
+        await engine.dispose()
+
+    assert stats.sent == 1 and stats.retried == 1
+    assert [message.path for message in service.received] == ["/push/phone1"]
+    rows = {row.subject: row for row in (await db.scalars(select(Reminder))).all()}
+    await db.commit()
+    assert rows["meeting:1"].status == "sent"
+    failed = rows["meeting:0"]
+    assert failed.status == "pending" and failed.last_error == "RuntimeError" and failed.lease_until > utcnow()
