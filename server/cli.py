@@ -128,10 +128,11 @@ def worker_app():
     """The app in one `serve --workers N` worker process (uvicorn imports this; settings from the environment)."""
     import faulthandler
 
-    from server.app import create_app, settle_heap
+    from server.app import create_app, settle_heap, warm
 
     faulthandler.enable()
     app = create_app(Settings.from_env())
+    warm(app)
     settle_heap()
     return app
 
@@ -161,9 +162,10 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         uvicorn.run("server.cli:worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info", access_log=False, proxy_headers=False, server_header=False)
     else:
-        from server.app import settle_heap
+        from server.app import settle_heap, warm
 
         app = create_app(settings)
+        warm(app)
         settle_heap()
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                     proxy_headers=False, server_header=False)
