@@ -4,9 +4,9 @@ Runs inside the app (create_app starts it) and as `samhandling worker`. Any numb
 against one PostgreSQL: see outbox.claim.
 
 A round claims up to BATCH rows and files them in the inbox (_prepare), pushes them (_push_one), and marks the
-delivered ones sent (_finish); run_batch does one round on its own. The worker runs rounds as a pipeline
-(run_rounds): CONCURRENCY senders push one round after the other while the next round is claimed and the last
-one finished, at most LANES rounds held at a time, so it holds at most HELD rows. The pushes go over one HTTP
+delivered ones sent (_finish). The worker runs rounds as a pipeline (run_rounds): CONCURRENCY senders push one
+round after the other while the next round is claimed and the last one finished, at most LANES rounds held at a
+time, so it holds at most HELD rows; run_batch is run_rounds with one round. The pushes go over one HTTP
 client's kept-alive connections (server/notify/http1.py). Throughput: bench/push.py (`make bench-push`).
 """
 
@@ -244,18 +244,9 @@ async def run_batch(sessionmaker: async_sessionmaker, send: Send, worker: str, *
                     lease: timedelta = outbox.LEASE, concurrency: int = CONCURRENCY,
                     now: datetime | None = None) -> Stats:
     """One round on its own (claim, push, finish): returns what happened. `send(device, data, topic=,
-    urgent=)` is Pusher.send (or a stand-in)."""
-    round_ = await _prepare(sessionmaker, worker, limit, lease, now or utcnow())
-    if round_ is None:
-        return Stats()
-    queue = iter(round_.jobs)
-
-    async def sender() -> None:  # a fixed number of senders drain the jobs: no task per message
-        for job in queue:
-            await _push_one(round_, job, send)
-
-    await asyncio.gather(*(sender() for _ in range(min(concurrency, len(round_.jobs)))))
-    return await _finish(sessionmaker, round_, worker)
+    urgent=)` is Pusher.send (or a stand-in). `now`: the time the round acts at (the tests move it)."""
+    return await run_rounds(sessionmaker, send, worker, rounds=1, lanes=1, lease=lease, limit=limit,
+                            concurrency=concurrency, now=now)
 
 
 def _add(total: Stats, stats: Stats) -> None:
@@ -266,7 +257,7 @@ def _add(total: Stats, stats: Stats) -> None:
 
 async def run_rounds(sessionmaker: async_sessionmaker, send: Send, worker: str, *, rounds: int = ROUNDS,
                      lanes: int = LANES, lease: timedelta = outbox.LEASE, limit: int = BATCH,
-                     concurrency: int = CONCURRENCY) -> Stats:
+                     concurrency: int = CONCURRENCY, now: datetime | None = None) -> Stats:
     """Up to `rounds` rounds as one pipeline, until a claim finds nothing due.
 
     One set of `concurrency` senders takes the pushes of every round in the order the rounds were claimed.
@@ -275,7 +266,8 @@ async def run_rounds(sessionmaker: async_sessionmaker, send: Send, worker: str, 
     wait for the database, and the database never waits for the pushes. At most `lanes` rounds are held
     (claimed and not finished) at a time, so a worker holds at most lanes × limit rows (HELD). Each row
     still follows its own round: claimed with a lease, marked sent only after its push outcome. When a claim
-    or a finish fails, the rounds already claimed are pushed and finished first, then the error is raised."""
+    or a finish fails, the rounds already claimed are pushed and finished first, then the error is raised.
+    `now`: the time every round acts at instead of the clock's (run_batch's tests move it)."""
     total = Stats()
     queue: deque[tuple[Round, tuple[outbox.Due, push.Device, bytes, str]]] = deque()
     more = asyncio.Event()  # pushes were queued, or the claiming has ended
@@ -305,7 +297,7 @@ async def run_rounds(sessionmaker: async_sessionmaker, send: Send, worker: str, 
                 if failures:
                     held.release()
                     return
-                round_ = await _prepare(sessionmaker, worker, limit, lease, utcnow())
+                round_ = await _prepare(sessionmaker, worker, limit, lease, now or utcnow())
                 if round_ is None:  # nothing was due: the caller decides when to look again
                     held.release()
                     return
