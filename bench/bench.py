@@ -84,6 +84,7 @@ async def ceiling_ratios(settings: Settings, tokens: list[str]) -> dict[str, tup
     async with in_process(app) as client:
         for page in PAGES:
             requests = [(page, tokens[i % len(tokens)]) for i in range(ROUNDS)]
+            _contexts[page] = []  # this database's requests only (main runs SQLite, then PostgreSQL)
             jinja2.Template.render = _capturing_render
             try:
                 for path, token in requests:
@@ -91,7 +92,7 @@ async def ceiling_ratios(settings: Settings, tokens: list[str]) -> dict[str, tup
                     response = await client.get(path, headers={"cookie": f"{sessions.COOKIE_NAME}={token}"})
                     assert response.status_code == 200, (path, response.status_code)
                     template = next(name for name in _captured if not name.startswith("_"))
-                    _contexts.setdefault(page, []).append((template, _captured[template]))
+                    _contexts[page].append((template, _captured[template]))
             finally:
                 jinja2.Template.render = _original_render
             page_cpu = await _cpu_per_request(client, requests)
