@@ -158,19 +158,19 @@ async def csrf_pair(base: str, token: str) -> tuple[str, str]:
 async def server_loads(settings: Settings, fixture, workers: int, rates: dict[str, float]) -> dict[str, LoadResult]:
     out = {}
     with serving(settings, workers) as base:
+        csrf, cookie = await csrf_pair(base, fixture.patient_tokens[0])  # cookie: the CSRF cookie, sent with every GET
         patient = [(page, token) for token in fixture.patient_tokens for page in PAGES]
         # A fresh server's first seconds (its connections to the database and from the generator opened, each
         # statement compiled and prepared once per process), reported on their own: the targets are for a
         # server that has been up for more than WARMUP seconds.
-        out["warmup"] = await fixed_rate(base, rates["patient"], WARMUP, patient)
-        out["patient"] = await fixed_rate(base, rates["patient"], SECONDS, patient)
+        out["warmup"] = await fixed_rate(base, rates["patient"], WARMUP, patient, cookie)
+        out["patient"] = await fixed_rate(base, rates["patient"], SECONDS, patient, cookie)
         clinic = [(path, fixture.clinician_token) for path in CLINIC]
-        out["clinic"] = await fixed_rate(base, rates["clinic"], SECONDS, clinic)
-        csrf, cookie = await csrf_pair(base, fixture.patient_tokens[0])
+        out["clinic"] = await fixed_rate(base, rates["clinic"], SECONDS, clinic, cookie)
         statuses = ("in_progress", "done", "planned")
         writes = [("/plan/measures/m-walk/status", token, {"status": statuses[i % 3], "_csrf_token": csrf}, cookie)
                   for i in range(3) for token in fixture.patient_tokens]
-        reads = fixed_rate(base, 20, SECONDS, patient)
+        reads = fixed_rate(base, 20, SECONDS, patient, cookie)
         write = fixed_rate(base, rates["write"], SECONDS, writes)
         out["write_reads"], out["write"] = await asyncio.gather(reads, write)
     return out

@@ -43,9 +43,10 @@ class LoadResult:
         return f"{self.p(50):.0f}/{self.p(95):.0f}/{self.p(99):.0f} ms"
 
 
-async def fixed_rate(base: str, rate: float, seconds: float, items: list[tuple]) -> LoadResult:
+async def fixed_rate(base: str, rate: float, seconds: float, items: list[tuple], csrf_cookie: str = "") -> LoadResult:
     """aiohttp, not httpx: httpx's connection pool scans every waiting request for every connection (O(n²)),
-    so at 200/s with a slow server the generator itself used a whole core and the server stood idle."""
+    so at 200/s with a slow server the generator itself used a whole core and the server stood idle.
+    `csrf_cookie` (name=value): sent with every GET, as a browser sends the CSRF cookie it was given."""
     rng = random.Random(2)
     result = LoadResult()
     connector = aiohttp.TCPConnector(limit=256, force_close=False)
@@ -63,7 +64,8 @@ async def fixed_rate(base: str, rate: float, seconds: float, items: list[tuple])
                         await response.read()
                         ok = response.status in (200, 303)
                 else:
-                    async with client.get(path, headers={"cookie": cookie}, allow_redirects=False) as response:
+                    headers = {"cookie": f"{cookie}; {csrf_cookie}" if csrf_cookie else cookie}
+                    async with client.get(path, headers=headers, allow_redirects=False) as response:
                         await response.read()
                         ok = response.status == 200
             except (aiohttp.ClientError, asyncio.TimeoutError):
