@@ -6,7 +6,9 @@ postgresql://postgres@127.0.0.1:5432/perf_bench — the database is emptied and 
   2. ceiling ratio, in-process: CPU seconds (time.process_time, all threads of this process: the app and
      its SQLite thread; PostgreSQL's own backend CPU is not counted) per request of each patient page vs
      the SAME template rendered from a constant context (captured from a real request) through the same
-     app and middleware. ratio = ceiling CPU / page CPU. Target >= 35 %, i.e. about 2.5 ms CPU per page;
+     app and middleware, page and ceiling in alternating blocks, each request with the cookies a browser
+     sends (the session, the CSRF cookie). ratio = ceiling CPU / page CPU. Target >= 35 %, i.e. about 2.5 ms
+     CPU per page;
   3. against a real server (`samhandling serve --workers N`): fixed-rate mixed patient load (home, meeting,
      plan, inbox at random for random patients) after BENCH_WARMUP seconds of the same load (reported apart),
      clinic worklist + patient list at a fixed rate, and
