@@ -124,17 +124,23 @@ def worker(settings: Settings, poll: float, lease: float, until_done: bool) -> N
     run_loop(work())
 
 
+def serving_app(settings: Settings):
+    """The app as a serving process runs it: built, warmed (templates, catalogs, pool at start-up), its
+    start-up heap frozen. `serve` in one process and each `serve --workers N` process."""
+    from server.app import create_app, settle_heap, warm
+
+    app = create_app(settings)
+    warm(app)
+    settle_heap()
+    return app
+
+
 def worker_app():
     """The app in one `serve --workers N` worker process (uvicorn imports this; settings from the environment)."""
     import faulthandler
 
-    from server.app import create_app, settle_heap, warm
-
     faulthandler.enable()
-    app = create_app(Settings.from_env())
-    warm(app)
-    settle_heap()
-    return app
+    return serving_app(Settings.from_env())
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
@@ -148,8 +154,6 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     import uvicorn
 
-    from server.app import create_app
-
     faulthandler.enable()
     os.environ["PYTHONFAULTHANDLER"] = "1"  # worker processes: from their first instruction
     if "PUBLIC_ORIGIN" not in os.environ:
@@ -162,12 +166,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         uvicorn.run("server.cli:worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info", access_log=False, proxy_headers=False, server_header=False)
     else:
-        from server.app import settle_heap, warm
-
-        app = create_app(settings)
-        warm(app)
-        settle_heap()
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+        uvicorn.run(serving_app(settings), host=host, port=port, log_level="warning", access_log=False,
                     proxy_headers=False, server_header=False)
 
 
