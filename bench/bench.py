@@ -98,7 +98,8 @@ async def ceiling_ratios(settings: Settings, tokens: list[str]) -> dict[str, tup
             finally:
                 jinja2.Template.render = _original_render
             # the CSRF cookie the first of those answers set, kept as a browser keeps it
-            csrf_cookie = f"__Host-csrftoken={client.cookies['__Host-csrftoken']}"
+            name = app.csrf_config.cookie_name
+            csrf_cookie = f"{name}={client.cookies[name]}"
             cpu = await _cpu_per_request(client, {
                 "page": requests, "ceiling": [(f"/_bench/ceiling?p={page}&i={i}", None) for i in range(len(requests))]},
                 csrf_cookie)
