@@ -35,7 +35,7 @@ import jinja2  # noqa: E402
 from litestar import Request, Response, get  # noqa: E402
 
 from bench.fill import fill, reset_postgresql  # noqa: E402
-from bench.load import LoadResult, fixed_rate, serving  # noqa: E402
+from bench.load import LoadResult, browser_cookie, fixed_rate, serving  # noqa: E402
 from server.access import sessions  # noqa: E402
 from server.access.policy import PUBLIC, policy  # noqa: E402
 from server.app import create_app, settle_heap, warm  # noqa: E402
@@ -121,27 +121,20 @@ async def in_process(app):
             await hook(app)
 
 
-def _cookie(token: str | None, csrf_cookie: str) -> dict[str, str]:
-    """The Cookie header a browser would send: the session (if signed in) and the CSRF cookie the app set on
-    its first answer. Without the CSRF cookie every answer would make and set a new one, which a browser's
-    requests after its first never cost (until round 5 the pages were measured that way, the ceiling not)."""
-    return {"cookie": "; ".join(c for c in (f"{sessions.COOKIE_NAME}={token}" if token else "", csrf_cookie) if c)}
-
-
 async def _cpu_per_request(client, kinds: dict[str, list[tuple[str, str | None]]], csrf_cookie: str,
                            blocks: int = 5) -> dict[str, float]:
     """CPU per request of each kind (the page, its ceiling), measured in alternating blocks: CPU per request
     on this VM drifts by +-15 % over seconds, and page and ceiling should meet the same drift."""
     for requests in kinds.values():
         for path, token in requests[:10]:  # warm up
-            await client.get(path, headers=_cookie(token, csrf_cookie))
+            await client.get(path, headers=browser_cookie(token, csrf_cookie))
     spent = dict.fromkeys(kinds, 0.0)
     for block in range(blocks):
         for kind, requests in kinds.items():
             part = requests[block::blocks]
             started = time.process_time()
             for path, token in part:
-                response = await client.get(path, headers=_cookie(token, csrf_cookie))
+                response = await client.get(path, headers=browser_cookie(token, csrf_cookie))
                 assert response.status_code == 200, (path, response.status_code)
                 assert "set-cookie" not in response.headers, (path, "the request should carry its cookies")
             spent[kind] += time.process_time() - started
