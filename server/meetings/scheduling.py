@@ -11,13 +11,15 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
+from server import json_rows
 from server.audit.service import AuditContext, record
 from server.db import utcnow
 from server.i18n import N_
+from server.json_rows import json_array, json_object
 from server.meetings import answers, ics, invitations
-from server.meetings.models import AgendaSegment, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
+from server.meetings.models import AgendaSegment, Invitation, Meeting, MeetingChange, MeetingParticipant, MeetingWishes
 from server.meetings.schedule_forms import TOPIC_LABELS, MeetingPlan, Slot
 from server.notify import reminders
 from server.notify.service import notify
@@ -222,24 +224,6 @@ def patient_topics(wishes: dict | None) -> dict[str, Any]:
     return {"suggested": [TOPIC_LABELS[t] for t in topics.suggested if t in TOPIC_LABELS], "text": topics.text}
 
 
-# The patient's scheduled (not cancelled) meetings, built once: participants with their invitations joined,
-# and (`_SCHEDULED_WITH_AGENDA`, the meeting page) the agenda joined too; not the change history.
-_SCHEDULED = (select(Meeting).where(Meeting.patient_id == bindparam("patient_id"), Meeting.status == "scheduled")
-              .order_by(Meeting.number, Meeting.starts_at, Meeting.id))
-_SCHEDULED_WITH_PARTICIPANTS = _SCHEDULED.options(
-    joinedload(Meeting.participants).joinedload(MeetingParticipant.invitation))
-_SCHEDULED_WITH_AGENDA = _SCHEDULED_WITH_PARTICIPANTS.options(joinedload(Meeting.segments))
-_SUBMITTED_WISHES = select(MeetingWishes.meeting_number, MeetingWishes.submitted_answers).where(
-    MeetingWishes.patient_id == bindparam("patient_id"))
-
-
-async def scheduled_meetings(db: AsyncSession, patient_id: int, *, agenda: bool) -> list[Meeting]:
-    """The patient's scheduled meetings in order, with participants and invitations (one query; `agenda`: the
-    agenda segments in the same query)."""
-    query = _SCHEDULED_WITH_AGENDA if agenda else _SCHEDULED_WITH_PARTICIPANTS
-    return list((await db.scalars(query, {"patient_id": patient_id})).unique().all())
-
-
 def _item(meeting: Meeting, now: datetime, topics: dict[str, Any] | None = None) -> dict[str, Any]:
     item = {"meeting": meeting, "ends_at": ends_at(meeting), "join": join_state(meeting, now)}
     return item if topics is None else item | {"topics": topics}
@@ -250,28 +234,57 @@ async def _viewed_upcoming(db: AsyncSession, ctx: AuditContext, patient_id: int,
                  detail=" ".join(f"meeting {m.id}" for m in meetings))
 
 
+# The patient's scheduled (not cancelled) meetings as ONE JSON value (server/json_rows): participants with their
+# invitations, and for the meeting page the agenda; not the change history. SCHEDULED_JSON is a column of a
+# statement that selects the patient (the home page's one read); `_MEETING_PAGE_READ` is the meeting page's
+# one read, with the submitted wishes (the topics the patient asked for).
+_INVITATION_JSON = select(json_object(Invitation)).where(
+    Invitation.participant_id == MeetingParticipant.id).scalar_subquery()
+_PARTICIPANTS_JSON = select(json_array(json_object(MeetingParticipant, invitation=_INVITATION_JSON))).where(
+    MeetingParticipant.meeting_id == Meeting.id).scalar_subquery()
+_SEGMENTS_JSON = select(json_array(json_object(AgendaSegment))).where(
+    AgendaSegment.meeting_id == Meeting.id).scalar_subquery()
+SCHEDULED_JSON = select(json_array(json_object(Meeting, participants=_PARTICIPANTS_JSON))).where(
+    Meeting.patient_id == Patient.id, Meeting.status == "scheduled").scalar_subquery()
+_MEETING_PAGE_READ = select(
+    select(json_array(json_object(Meeting, participants=_PARTICIPANTS_JSON, segments=_SEGMENTS_JSON)))
+    .where(Meeting.patient_id == bindparam("patient_id"), Meeting.status == "scheduled")
+    .scalar_subquery().label("meetings"),
+    select(json_array(json_object(MeetingWishes, keys=("meeting_number", "submitted_answers"))))
+    .where(MeetingWishes.patient_id == bindparam("patient_id")).scalar_subquery().label("wishes"))
+
+
+def scheduled_from_json(data: list | None) -> list[Meeting]:
+    """The meetings of a SCHEDULED_JSON value (transient objects, for reading) by number and start;
+    participants (with their invitation) and agenda segments (when read) by position."""
+    meetings = []
+    for item in data or []:
+        participants = sorted((json_rows.one(MeetingParticipant, p,
+                                             invitation=json_rows.one(Invitation, p["invitation"]))
+                               for p in item["participants"] or []), key=lambda p: (p.position, p.id))
+        segments = sorted(json_rows.objects(AgendaSegment, item.get("segments")), key=lambda s: (s.position, s.id))
+        meetings.append(json_rows.one(Meeting, item, participants=participants, segments=segments))
+    return sorted(meetings, key=lambda m: (m.number, m.starts_at, m.id))
+
+
 async def upcoming_for_patient(db: AsyncSession, ctx: AuditContext, patient_id: int,
                                now: datetime | None = None) -> list[dict[str, Any]]:
-    """The patient's scheduled meetings that have not ended, with their own topics."""
+    """The patient's scheduled meetings that have not ended, with agenda and their own topics (one statement)."""
     now = now or utcnow()
-    # Only what the page shows: scheduled meetings with their participants (and invitations) and agenda in one
-    # query; not the change history, not cancelled meetings; the submitted wishes in one more.
-    meetings = [m for m in await scheduled_meetings(db, patient_id, agenda=True) if ends_at(m) >= now]
-    wishes = {}
-    if meetings:
-        wishes = dict((await db.execute(_SUBMITTED_WISHES, {"patient_id": patient_id})).all())
+    row = (await db.execute(_MEETING_PAGE_READ, {"patient_id": patient_id})).one()
+    meetings = [m for m in scheduled_from_json(row.meetings) if ends_at(m) >= now]
+    wishes = {w["meeting_number"]: w["submitted_answers"] for w in row.wishes or []}
     result = [_item(meeting, now, patient_topics(wishes.get(meeting.number) or None)) for meeting in meetings]
     await _viewed_upcoming(db, ctx, patient_id, meetings)
     return result
 
 
-async def upcoming_and_held(db: AsyncSession, ctx: AuditContext, patient_id: int,
+async def upcoming_and_held(db: AsyncSession, ctx: AuditContext, patient_id: int, meetings: list[Meeting],
                             now: datetime | None = None) -> tuple[list[dict[str, Any]], list[Meeting]]:
-    """For the home page, from one query: the scheduled meetings that have not ended (with participants, as
-    `upcoming_for_patient` gives them but without agenda and topics, which the home page does not show; audited
-    the same way), and those that have (held)."""
+    """For the home page, of the patient's scheduled meetings (`scheduled_from_json`): those that have not
+    ended (as `upcoming_for_patient` gives them but without agenda and topics, which the home page does not
+    show; audited the same way), and those that have (held)."""
     now = now or utcnow()
-    meetings = await scheduled_meetings(db, patient_id, agenda=False)
     upcoming = [m for m in meetings if ends_at(m) >= now]
     await _viewed_upcoming(db, ctx, patient_id, upcoming)
     return [_item(m, now) for m in upcoming], [m for m in meetings if ends_at(m) < now]

@@ -15,17 +15,19 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
+from server import json_rows
 from server.access.acting import acting_for
 from server.access.policy import PATIENT_SIDE, RESEARCH_ANSWER, VIEW_PATIENT, can, policy
 from server.db import utcnow
 from server.i18n import N_, today_oslo
+from server.json_rows import json_array, json_object
 from server.meetings import scheduling
 from server.meetings import wishes as wishes_service
 from server.meetings.models import Meeting, MeetingWishes
 from server.pathway import service
-from server.pathway.models import Patient
+from server.pathway.models import Patient, StageEvent
 from server.pathway.stages import stage
 from server.plan import view as plan_view
 from server.plan.forms import STATUS_LABELS
@@ -80,35 +82,52 @@ def _confirmed(meeting: Meeting) -> list[str]:
     return [p.name for p in meeting.participants if scheduling.answer_of(p) == "accepted"]
 
 
-# The patient with the stage history (as `pathway.acting.patient_for` loads it), the wishes for SHM 1 and whether
-# the clinic ever sent them a research request (most never were: then the requests are not read), in one query
-# built once: the home page's first read.
+# The home page's one read: the patient, their wishes for SHM 1, whether the clinic ever sent them a research
+# request (most never were: then the requests are not read), and as JSON columns of the same row
+# (server/json_rows) the stage history, the scheduled meetings with participants and invitations, the plan's
+# latest version and its updates. On PostgreSQL each statement costs its round trip (docs/performance.md).
 _ASKED = exists().where(ResearchEvent.patient_id == Patient.id, ResearchEvent.kind == "asked").label("asked")
-_PATIENT_AND_WISHES = (select(Patient, MeetingWishes, _ASKED).options(joinedload(Patient.events))
-                       .outerjoin(MeetingWishes, and_(MeetingWishes.patient_id == Patient.id,
-                                                      MeetingWishes.meeting_number == 1))
-                       .where(Patient.id == bindparam("patient_id")))
+_EVENTS_JSON = select(json_array(json_object(StageEvent))).where(StageEvent.patient_id == Patient.id).scalar_subquery()
+_HOME_READ = (select(Patient, MeetingWishes, _ASKED, _EVENTS_JSON.label("events"),
+                     scheduling.SCHEDULED_JSON.label("meetings"), plan_view.LATEST_VERSION_JSON.label("version"),
+                     plan_view.UPDATES_JSON.label("updates"))
+              .outerjoin(MeetingWishes, and_(MeetingWishes.patient_id == Patient.id, MeetingWishes.meeting_number == 1))
+              .where(Patient.id == bindparam("patient_id")))
 
 
-async def _patient_and_wishes(db: AsyncSession, request: Request) -> tuple[Patient, MeetingWishes | None, bool]:
-    """The patient this request acts for (decided by `acting_for`: 404 unless allowed to view them), their
-    wishes for SHM 1, and whether they were ever sent a research request."""
-    row = (await db.execute(_PATIENT_AND_WISHES, {"patient_id": acting_for(actor(request), VIEW_PATIENT)})
-           ).unique().first()
+@dataclass
+class HomeData:
+    patient: Patient  # with its stage history (`events`) as `pathway.acting.patient_for` loads it
+    wishes: MeetingWishes | None
+    research_asked: bool
+    meetings: list[Meeting]  # scheduled, with participants and invitations (transient: for reading)
+    plan_version: dict | None  # JSON values for plan_view.read_loaded
+    plan_updates: list | None
+
+
+async def _home_data(db: AsyncSession, request: Request) -> HomeData:
+    """What the home page shows of the patient this request acts for (decided by `acting_for`: 404 unless
+    allowed to view them), from one statement."""
+    row = (await db.execute(_HOME_READ, {"patient_id": acting_for(actor(request), VIEW_PATIENT)})).first()
     if row is None:
         raise NotFoundException()
-    return row[0], row[1], bool(row[2])
+    patient = row.Patient
+    set_committed_value(patient, "events", sorted(json_rows.objects(StageEvent, row.events), key=lambda e: e.id))
+    return HomeData(patient, row.MeetingWishes, bool(row.asked), scheduling.scheduled_from_json(row.meetings),
+                    row.version, row.updates)
 
 
-async def home_context(db: AsyncSession, request: Request, patient, wishes: MeetingWishes | None,
-                       now: datetime | None = None, research_asked: bool = True) -> dict[str, Any]:
+async def home_context(db: AsyncSession, request: Request, data: HomeData,
+                       now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     ctx = audit_ctx(request)
-    wishes_state = wishes_service.state_of(wishes)
-    # The coming meetings (with who has confirmed) and the held ones (the last one's number and date) from the
-    # same query: the page shows no agenda, topics or change history.
-    upcoming, held = await scheduling.upcoming_and_held(db, ctx, patient.id, now)
-    view = await plan_view.read_current(db, ctx, patient.id, action="plan.home_viewed")
+    patient = data.patient
+    wishes_state = wishes_service.state_of(data.wishes)
+    # The coming meetings (with who has confirmed) and the held ones (the last one's number and date): the
+    # page shows no agenda, topics or change history.
+    upcoming, held = await scheduling.upcoming_and_held(db, ctx, patient.id, data.meetings, now)
+    view = await plan_view.read_loaded(db, ctx, patient.id, data.plan_version, data.plan_updates,
+                                       action="plan.home_viewed")
     next_item = upcoming[0] if upcoming else None
     actions = []
     if next_item and next_item["join"].state == "open" and next_item["meeting"].video_link:
@@ -116,7 +135,7 @@ async def home_context(db: AsyncSession, request: Request, patient, wishes: Meet
     wishes_action = _wishes_action(patient.stage, wishes_state, bool(upcoming))
     if wishes_action:
         actions.append(wishes_action)
-    answer = await _answer_action(db, request, patient.id, research_asked)
+    answer = await _answer_action(db, request, patient.id, data.research_asked)
     if answer:
         actions.append(answer)
     due = _due_measure(view, today_oslo())
@@ -141,10 +160,9 @@ async def home_context(db: AsyncSession, request: Request, patient, wishes: Meet
 
 @get("/home", opt=policy(PATIENT_SIDE))
 async def home(request: Request, db: AsyncSession) -> Response:
-    patient, wishes, asked = await _patient_and_wishes(db, request)
-    await service.view_patient(db, audit_ctx(request), patient, "patient.home_viewed")
-    return render(request, "pathway/home.html", await home_context(db, request, patient, wishes,
-                                                                   research_asked=asked))
+    data = await _home_data(db, request)
+    await service.view_patient(db, audit_ctx(request), data.patient, "patient.home_viewed")
+    return render(request, "pathway/home.html", await home_context(db, request, data))
 
 
 ROUTES = [home]

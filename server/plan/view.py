@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import json_rows
 from server.access.service import account_names
 from server.audit.service import AuditContext, record
 from server.dates import stored_date
 from server.forms import Form, choice, text
 from server.i18n import N_
+from server.json_rows import json_array, json_object
 from server.notify import reminders
 from server.pathway.models import Patient
 from server.plan.document import Goal, Measure, decode
@@ -112,10 +114,6 @@ def version_by_number(plan: ActionPlan | None, number: int) -> PlanVersion | Non
 # Built once (the plan and home pages read them on every visit).
 _UPDATES = (select(MeasureUpdate).where(MeasureUpdate.plan_id == bindparam("plan_id"))
             .order_by(MeasureUpdate.at, MeasureUpdate.id))
-_LATEST_VERSION = (select(PlanVersion).join(ActionPlan, ActionPlan.id == PlanVersion.plan_id)
-                   .where(ActionPlan.patient_id == bindparam("patient_id")).order_by(PlanVersion.number.desc())
-                   .limit(1))
-
 
 async def _updates(db: AsyncSession, plan_id: int) -> list[MeasureUpdate]:
     return list(await db.scalars(_UPDATES, {"plan_id": plan_id}))
@@ -171,15 +169,36 @@ async def current_view(db: AsyncSession, patient_id: int) -> tuple[ActionPlan | 
     return plan, await _view_of(db, versions[-1], patient_id)
 
 
-async def _latest_version(db: AsyncSession, patient_id: int) -> PlanVersion | None:
-    """The latest published version alone (not every version's whole document)."""
-    return await db.scalar(_LATEST_VERSION, {"patient_id": patient_id})
+# The latest published version and the plan's updates as JSON values (server/json_rows), columns of a statement
+# that selects the patient: the home page's one read, and `_PLAN_READ` (the plan page's). `read_loaded` reads
+# them.
+LATEST_VERSION_JSON = (select(json_object(PlanVersion)).join(ActionPlan, ActionPlan.id == PlanVersion.plan_id)
+                       .where(ActionPlan.patient_id == Patient.id).order_by(PlanVersion.number.desc()).limit(1)
+                       .scalar_subquery())
+UPDATES_JSON = (select(json_array(json_object(MeasureUpdate))).join(ActionPlan, ActionPlan.id == MeasureUpdate.plan_id)
+                .where(ActionPlan.patient_id == Patient.id).scalar_subquery())
+_PLAN_READ = select(LATEST_VERSION_JSON.label("version"), UPDATES_JSON.label("updates")).where(
+    Patient.id == bindparam("patient_id"))
 
 
 async def read_current(db: AsyncSession, ctx: AuditContext, patient_id: int,
                        action: str = "plan.viewed") -> PlanView | None:
-    version = await _latest_version(db, patient_id)
-    view = await _view_of(db, version, patient_id) if version is not None else None
+    """The latest published version as the pages show it (one statement), audited as `action`."""
+    row = (await db.execute(_PLAN_READ, {"patient_id": patient_id})).first()
+    return await read_loaded(db, ctx, patient_id, row.version if row else None, row.updates if row else None, action)
+
+
+async def read_loaded(db: AsyncSession, ctx: AuditContext, patient_id: int, version_json: dict | None,
+                      updates_json: list | None, action: str) -> PlanView | None:
+    """`read_current` of the values LATEST_VERSION_JSON and UPDATES_JSON gave (transient objects, for reading)."""
+    version = json_rows.one(PlanVersion, version_json)
+    updates = sorted(json_rows.objects(MeasureUpdate, updates_json), key=lambda u: (u.at, u.id))
+    return await _read(db, ctx, patient_id, version, updates, action)
+
+
+async def _read(db: AsyncSession, ctx: AuditContext, patient_id: int, version: PlanVersion | None,
+                updates: list[MeasureUpdate], action: str) -> PlanView | None:
+    view = await _with_relatives(db, build_view(version, updates), patient_id, updates) if version else None
     detail = f"version {view.version.number}" if view else "no version"
     await record(db, ctx, action, patient_ids=[patient_id], detail=detail)
     return view
