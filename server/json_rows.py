@@ -29,50 +29,27 @@ from server.db import UTCDateTime
 T = TypeVar("T")
 
 
-class _object(FunctionElement):
-    type = JSON()
-    inherit_cache = True
+def _json_function(name: str, sqlite: str, postgresql: str) -> type[FunctionElement]:
+    """A JSON-valued SQL function, compiled as `sqlite(...)` on SQLite and `postgresql(...)` on PostgreSQL
+    (an empty name: the argument alone)."""
+    element = type(name, (FunctionElement,), {"type": JSON(), "inherit_cache": True})
+
+    def compiled_as(function: str):
+        def compile_(element, compiler, **kw):
+            arguments = compiler.process(element.clauses, **kw)
+            return f"{function}({arguments})" if function else arguments
+        return compile_
+
+    compiles(element)(compiled_as(sqlite))
+    compiles(element, "postgresql")(compiled_as(postgresql))
+    return element
 
 
-class _array(FunctionElement):
-    type = JSON()
-    inherit_cache = True
-
-
-class _nested(FunctionElement):
-    """A JSON value (a JSON column, a subquery giving JSON) kept as JSON inside an object."""
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(_object)
-def _object_sqlite(element, compiler, **kw):
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_object, "postgresql")
-def _object_pg(element, compiler, **kw):
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_array)
-def _array_sqlite(element, compiler, **kw):
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_array, "postgresql")
-def _array_pg(element, compiler, **kw):
-    return f"json_agg({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_nested)
-def _nested_sqlite(element, compiler, **kw):
-    return f"json({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_nested, "postgresql")
-def _nested_pg(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
+_object = _json_function("_object", "json_object", "json_build_object")
+_array = _json_function("_array", "json_group_array", "json_agg")
+# A JSON value (a JSON column, a subquery giving JSON) kept as JSON inside an object: SQLite keeps JSON
+# text as a string unless it passes through json().
+_nested = _json_function("_nested", "json", "")
 
 
 def _columns(model) -> list[tuple[str, Any]]:

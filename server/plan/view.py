@@ -111,9 +111,10 @@ def version_by_number(plan: ActionPlan | None, number: int) -> PlanVersion | Non
     return next((v for v in published(plan) if v.number == number), None)
 
 
-# Built once (the plan and home pages read them on every visit).
+# Built once (the plan's current view for the patient's own updates: `current_view`).
 _UPDATES = (select(MeasureUpdate).where(MeasureUpdate.plan_id == bindparam("plan_id"))
             .order_by(MeasureUpdate.at, MeasureUpdate.id))
+
 
 async def _updates(db: AsyncSession, plan_id: int) -> list[MeasureUpdate]:
     return list(await db.scalars(_UPDATES, {"plan_id": plan_id}))
