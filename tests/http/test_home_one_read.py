@@ -97,6 +97,10 @@ async def test_every_value_read_as_json_equals_what_the_orm_reads(world, db):
     assert [s.participant_ids for s in with_agenda[1].segments] == [[p.id for p in meetings[1].participants]]
     assert page_read.wishes == [{"meeting_number": 1, "submitted_answers": {"place": {"choice": "home"}}}]
     upcoming = read[1]
+    # each related object points back as a load gives it (a participant's meeting, an invitation's participant)
+    assert all(p.meeting is m for m in read + with_agenda for p in m.participants)
+    assert all(s.meeting is m for m in with_agenda for s in m.segments)
+    assert upcoming.participants[0].invitation.participant is upcoming.participants[0]
     assert upcoming.participants[1].whole_meeting is False and upcoming.participants[1].part_starts_at is not None
     assert upcoming.participants[0].invitation.answer == "accepted" and upcoming.participants[1].invitation is None
 
