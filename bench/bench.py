@@ -16,6 +16,7 @@ postgresql://postgres@127.0.0.1:5432/perf_bench — the database is emptied and 
      start (no coordinated omission); the generator reports its own CPU share.
 Timings on a shared machine are noisy; the ratios are the figures to compare. Never part of `make test`.
 BENCH_PARTS=ratios runs step 2 alone (with BENCH_SCALE=0.1: a quick before/after of CPU per page).
+Each backend runs in a process of its own (BENCH_BACKENDS=sqlite or postgresql runs one, in this process).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -232,16 +234,33 @@ def run_backend(backend: str, url: str, tmp: Path) -> list[str]:
     return report(backend, workers, ratios, loads, rates)
 
 
+def _backend_in_own_process(backend: str) -> list[str]:
+    """Run one backend's part in a fresh process and return its table rows: measured after the other
+    backend in the same process, PostgreSQL's /home cost 10-15 % more CPU than in a process of its own
+    (docs/performance.md, round 6), and a serving process never ran the other database first."""
+    with tempfile.NamedTemporaryFile(suffix=".rows") as rows:
+        env = os.environ | {"BENCH_BACKENDS": backend, "BENCH_ROWS_FILE": rows.name}
+        subprocess.run([sys.executable, __file__], env=env, check=True)
+        return Path(rows.name).read_text().splitlines()
+
+
 def main() -> int:
     import logging
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    backends = [b for b in os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
+                if b == "sqlite" or (b == "postgresql" and os.environ.get("BENCH_PG_URL"))]
     table = []
-    with tempfile.TemporaryDirectory() as tmp:
-        backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
-        if "sqlite" in backends:
-            table += run_backend("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp))
-        if os.environ.get("BENCH_PG_URL") and "postgresql" in backends:
-            table += run_backend("postgresql", os.environ["BENCH_PG_URL"], Path(tmp))
+    if len(backends) > 1:
+        for backend in backends:
+            table += _backend_in_own_process(backend)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            for backend in backends:
+                url = f"sqlite+aiosqlite:///{tmp}/bench.db" if backend == "sqlite" else os.environ["BENCH_PG_URL"]
+                table += run_backend(backend, url, Path(tmp))
+        if os.environ.get("BENCH_ROWS_FILE"):  # a child of _backend_in_own_process: the parent prints the table
+            Path(os.environ["BENCH_ROWS_FILE"]).write_text("\n".join(table))
+            return 0
     print("\n".join(["", f"{'figure':<54} {'measured':>22}   {'target':<26}", *table]))
     print(f"load average at the end: {open('/proc/loadavg').read().strip()}")
     return 0
