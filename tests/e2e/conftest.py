@@ -99,6 +99,19 @@ def live_server(request, db_template, tmp_path, browser):
     server.stop()
 
 
+def wait_until(page, predicate: str, timeout: float = 10_000) -> bool:
+    """Poll `predicate` (a JavaScript function, may be async) from the test until it gives true; False after
+    `timeout` ms. Not `page.wait_for_function`: when the predicate is not already true at its first check,
+    Playwright installs a poller in the page by evaluating a string there, which this app's CSP (no
+    'unsafe-eval') refuses with a console error (CI at 8ddf7e8 failed on that error, in the layout test)."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            return False
+        page.wait_for_timeout(25)
+    return True
+
+
 class Phone:
     """One person's phone: a browser context at 360 px with its own virtual passkey authenticator."""
 

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import wait_until
 from tests.e2e.test_every_page_axe import build_world
 from tests.e2e.test_walking_skeleton import login_cookie
 
@@ -21,11 +22,8 @@ FOCUSED = """() => {
 
 def settled(page) -> dict:
     """What has focus once the swap has settled (htmx settles 20 ms after swapping); body if nothing took it."""
-    try:
-        page.wait_for_function("document.activeElement !== document.body && !document.querySelector('.htmx-settling')",
-                               timeout=2000)
-    except Exception:  # noqa: BLE001 - the assertion below says what went wrong
-        pass
+    wait_until(page, "() => document.activeElement !== document.body && !document.querySelector('.htmx-settling')",
+               timeout=2000)  # if it never settles, the caller's assertion on what has focus says so
     return page.evaluate(FOCUSED)
 
 

@@ -14,7 +14,7 @@ from server.i18n import today_oslo
 from server.notify.models import Notification
 from server.seed import build_patient
 from tests import factories
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, wait_until
 from tests.e2e.test_walking_skeleton import login_cookie
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,12 @@ def patient_with_plan(server) -> dict:
 
 
 def controlled(device) -> None:
-    device.page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
+    """The worker controls the page AND has finished activating. Its activate handler claims the page, so the
+    page has a controller while the worker is still 'activating'; a push delivered then can be lost (the push
+    test failed that way about one run in four)."""
+    assert wait_until(device.page, "async () => navigator.serviceWorker.controller !== null"
+                                   " && (await navigator.serviceWorker.ready).active.state === 'activated'",
+                      timeout=15_000)
 
 
 def test_the_app_is_installable_and_the_worker_controls_the_page(browser, live_server, tmp_path):
@@ -51,7 +56,7 @@ def test_the_app_is_installable_and_the_worker_controls_the_page(browser, live_s
     try:
         page = context.pages[0] if context.pages else context.new_page()
         page.goto(live_server.url + "/login")
-        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
+        assert wait_until(page, "() => navigator.serviceWorker.controller !== null", timeout=15_000)
         errors = context.new_cdp_session(page).send("Page.getInstallabilityErrors")["installabilityErrors"]
         assert errors == []
         caches = page.evaluate("() => caches.keys()")
@@ -82,7 +87,7 @@ def test_offline_reading_opt_in_shows_the_plan_offline_and_logout_removes_it(pho
     device.open_menu()
     device.page.get_by_role("button", name="Logg ut").click()
     device.page.wait_for_url("**/login")
-    device.page.wait_for_function("async () => !(await caches.has('samhandling-reading'))", timeout=10_000)
+    assert wait_until(device.page, "async () => !(await caches.has('samhandling-reading'))")
     device.context.set_offline(True)
     device.page.goto(live_server.url + "/plan")
     assert device.page.locator("[data-offline-copy]").count() == 0
