@@ -155,10 +155,12 @@ async def _with_relatives(db: AsyncSession, view: PlanView, patient_id: int, upd
     return view
 
 
-async def _view_of(db: AsyncSession, version: PlanVersion, patient_id: int) -> PlanView:
-    """A published version as the pages show it: its measures with the patient's updates, and the names
-    of any relative who made one."""
-    updates = await _updates(db, version.plan_id)
+async def _view_of(db: AsyncSession, version: PlanVersion, patient_id: int,
+                   updates: list[MeasureUpdate] | None = None) -> PlanView:
+    """A published version as the pages show it: its measures with the patient's updates (read here unless
+    given), and the names of any relative who made one."""
+    if updates is None:
+        updates = await _updates(db, version.plan_id)
     return await _with_relatives(db, build_view(version, updates), patient_id, updates)
 
 
@@ -199,7 +201,7 @@ async def read_loaded(db: AsyncSession, ctx: AuditContext, patient_id: int, vers
 
 async def _read(db: AsyncSession, ctx: AuditContext, patient_id: int, version: PlanVersion | None,
                 updates: list[MeasureUpdate], action: str) -> PlanView | None:
-    view = await _with_relatives(db, build_view(version, updates), patient_id, updates) if version else None
+    view = await _view_of(db, version, patient_id, updates) if version else None
     detail = f"version {view.version.number}" if view else "no version"
     await record(db, ctx, action, patient_ids=[patient_id], detail=detail)
     return view
